@@ -25,7 +25,7 @@ module.exports = tseslint.config(
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node builtins.' })),
           patterns: [
             { group: ['../activities', '../activities/*', '**/activities/**'], allowTypeImports: true, message: 'Import activities by type only.' },
-            { group: ['../src/*', '../src/**', '../sim/**', '../infra/**', '../cli/**', '../workers/**'], allowTypeImports: true, message: 'Workflows may import only types from libraries with side effects.' },
+            { group: ['../src/**', '!../src/session/*', '../sim/**', '../infra/**', '../cli/**', '../workers/**'], allowTypeImports: true, message: 'Workflows may import values only from the pure src/session modules.' },
           ],
         },
       ],

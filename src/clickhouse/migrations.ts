@@ -1,0 +1,172 @@
+/**
+ * Versioned schema migrations for the ibflow ClickHouse database.
+ *
+ * Each migration is a list of idempotent statements (`IF NOT EXISTS`), recorded in
+ * `<db>.schema_migrations` once all of them succeeded, so a run interrupted half-way is simply
+ * run again. Statements are generated per server: ClickHouse 18.16 (Debian's package, used by
+ * tests and the embedded stack) gets plain types; servers from 20.1 on also get LowCardinality and
+ * column codecs. Column names and order are the same on both, so the RowBinary encoder and the
+ * JSONEachRow inserts work against either.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { DEPTH_COLUMNS } from './rowBinary';
+import { qualifiedName, quoteIdentifier, quoteString } from './sql';
+
+/** What the connected server can do, decided from `SELECT version()`. */
+export interface ServerFeatures {
+  version: string;
+  major: number;
+  minor: number;
+  /** LowCardinality(String) without the experimental setting (stable since 19.x; we require ≥ 20). */
+  lowCardinality: boolean;
+  /** Column compression codecs (Delta, DoubleDelta, ZSTD…). */
+  codecs: boolean;
+  /** DateTime64 (19.x on). */
+  dateTime64: boolean;
+  /** Table TTL (19.6 on). */
+  ttl: boolean;
+}
+
+/** The first major version whose modern features we use. 18.16 → none of them. */
+export const MODERN_MAJOR = 20;
+
+export function serverFeatures(version: string): ServerFeatures {
+  const m = /^(\d+)\.(\d+)/.exec(version.trim());
+  if (!m) throw new Error(`cannot parse ClickHouse version ${JSON.stringify(version)}`);
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  const modern = major >= MODERN_MAJOR;
+  return { version: version.trim(), major, minor, lowCardinality: modern, codecs: modern, dateTime64: modern, ttl: modern };
+}
+
+export interface MigrationContext {
+  database: string;
+  features: ServerFeatures;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** DDL statements, each idempotent on its own. */
+  statements(ctx: MigrationContext): string[];
+}
+
+/** Table definition for `depth`; exported so tests can check both variants. */
+export function depthTableDdl(ctx: MigrationContext): string {
+  const { features } = ctx;
+  const lc = (t: string) => (features.lowCardinality ? `LowCardinality(${t})` : t);
+  const codec = (c: string) => (features.codecs ? ` CODEC(${c})` : '');
+  const columns: Record<(typeof DEPTH_COLUMNS)[number], string> = {
+    date: 'Date',
+    received_ns: `UInt64${codec('Delta, ZSTD')}`,
+    connection: lc('String'),
+    pod: lc('String'),
+    conid: 'UInt32',
+    stream_id: `String${codec('ZSTD')}`,
+    seq: `UInt64${codec('Delta, ZSTD')}`,
+    kind: "Enum8('snapshot' = 1, 'update' = 2, 'gap' = 3)",
+    side: "Enum8('none' = 0, 'bid' = 1, 'ask' = 2, 'trade' = 3)",
+    level: 'UInt16',
+    price: `Float64${codec('ZSTD')}`,
+    size: `Float64${codec('ZSTD')}`,
+  };
+  const columnSql = DEPTH_COLUMNS.map((name) => `  ${name} ${columns[name]}`).join(',\n');
+  return (
+    `CREATE TABLE IF NOT EXISTS ${qualifiedName(ctx.database, 'depth')} (\n${columnSql}\n)\n` +
+    'ENGINE = ReplacingMergeTree\n' +
+    'PARTITION BY date\n' +
+    'ORDER BY (connection, conid, stream_id, seq, kind, side, level)'
+  );
+}
+
+/** Table definition for `session_events`. */
+export function sessionEventsTableDdl(ctx: MigrationContext): string {
+  const { features } = ctx;
+  const lc = (t: string) => (features.lowCardinality ? `LowCardinality(${t})` : t);
+  return (
+    `CREATE TABLE IF NOT EXISTS ${qualifiedName(ctx.database, 'session_events')} (\n` +
+    '  date Date,\n' +
+    '  ts DateTime,\n' +
+    '  ts_ms UInt64,\n' +
+    `  connection ${lc('String')},\n` +
+    '  workflow_id String,\n' +
+    `  state ${lc('String')},\n` +
+    `  previous_state ${lc('String')},\n` +
+    '  reason String\n' +
+    ')\n' +
+    // Replacing: an activity retried after a lost response writes the same event again.
+    'ENGINE = ReplacingMergeTree\n' +
+    'PARTITION BY toYYYYMM(date)\n' +
+    'ORDER BY (connection, ts_ms, workflow_id, state)'
+  );
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'depth and session_events',
+    statements: (ctx) => [depthTableDdl(ctx), sessionEventsTableDdl(ctx)],
+  },
+];
+
+export interface MigrateOptions {
+  /** Default `ibflow`. */
+  database?: string;
+  /** Defaults to {@link MIGRATIONS}; tests pass their own list. */
+  migrations?: readonly Migration[];
+}
+
+export async function serverVersion(client: ClickHouseClient): Promise<string> {
+  const rs = await client.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' });
+  const rows = await rs.json<{ version: string }>();
+  const version = rows[0]?.version;
+  if (typeof version !== 'string') throw new Error('SELECT version() returned no row');
+  return version;
+}
+
+/**
+ * Creates the database and the version table if needed, then applies every migration not yet
+ * recorded, in version order. Returns the versions applied by this call (empty when up to date).
+ */
+export async function migrate(
+  client: ClickHouseClient,
+  opts: MigrateOptions = {},
+): Promise<{ applied: number[]; serverVersion: string }> {
+  const database = opts.database ?? 'ibflow';
+  const migrations = [...(opts.migrations ?? MIGRATIONS)].sort((a, b) => a.version - b.version);
+  for (let i = 0; i < migrations.length; i++) {
+    const m = migrations[i]!;
+    if (!Number.isInteger(m.version) || m.version < 1 || m.version > 0xffff_ffff) {
+      throw new Error(`migration ${JSON.stringify(m.name)} has an invalid version ${m.version}`);
+    }
+    if (i > 0 && migrations[i - 1]!.version === m.version) throw new Error(`duplicate migration version ${m.version}`);
+  }
+
+  const version = await serverVersion(client);
+  const features = serverFeatures(version);
+  const versionTable = qualifiedName(database, 'schema_migrations');
+
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` });
+  await client.command({
+    query:
+      `CREATE TABLE IF NOT EXISTS ${versionTable} (version UInt32, name String, applied_at DateTime) ` +
+      // Replacing on version: two migrators racing record a version twice; it collapses.
+      'ENGINE = ReplacingMergeTree ORDER BY version',
+  });
+
+  const rs = await client.query({ query: `SELECT DISTINCT version FROM ${versionTable}`, format: 'JSONEachRow' });
+  const done = new Set((await rs.json<{ version: number | string }>()).map((r) => Number(r.version)));
+
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (done.has(m.version)) continue;
+    for (const statement of m.statements({ database, features })) {
+      await client.command({ query: statement });
+    }
+    await client.command({
+      query: `INSERT INTO ${versionTable} (version, name, applied_at) VALUES (${m.version}, ${quoteString(m.name)}, now())`,
+    });
+    applied.push(m.version);
+  }
+  return { applied, serverVersion: version };
+}

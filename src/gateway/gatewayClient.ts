@@ -1,0 +1,158 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { GatewayError } from './gatewayError';
+
+export interface AuthStatus {
+  authenticated: boolean;
+  connected: boolean;
+  competing: boolean;
+  established?: boolean;
+  serverName: string;
+}
+
+export interface TickleResult {
+  /** Websocket session id; constant for the session's life. Not a credential by itself, but kept out of logs. */
+  session: string;
+  ssoExpiresMs: number | null;
+  authStatus: AuthStatus;
+}
+
+export interface GatewayClientOptions {
+  baseUrl: string;
+  verifyTls: boolean;
+  timeoutMs?: number;
+}
+
+interface RawResponse {
+  status: number;
+  body: string;
+  headers: IncomingMessage['headers'];
+}
+
+/**
+ * A small Client Portal Gateway REST client. It keeps one keep-alive agent per gateway and turns
+ * every failure into a GatewayError whose kind says what to do next; it never logs bodies.
+ */
+export class GatewayClient {
+  private readonly agent: HttpAgent | HttpsAgent;
+  private readonly base: URL;
+  private readonly timeoutMs: number;
+
+  constructor(readonly opts: GatewayClientOptions) {
+    this.base = new URL(opts.baseUrl);
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.agent =
+      this.base.protocol === 'https:'
+        ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: opts.verifyTls })
+        : new HttpAgent({ keepAlive: true });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async authStatus(): Promise<AuthStatus> {
+    const res = await this.call('POST', '/v1/api/iserver/auth/status');
+    return parseAuthStatus(this.json(res, 'auth/status'));
+  }
+
+  async tickle(): Promise<TickleResult> {
+    const res = await this.call('POST', '/v1/api/tickle');
+    const body = this.json(res, 'tickle') as Record<string, unknown>;
+    if (typeof body.error === 'string') {
+      // `{"error":"no session"}` arrives with 200 on some gateways.
+      throw new GatewayError('unauthorized', `tickle: gateway reports "${body.error}"`, res.status);
+    }
+    const iserver = (body.iserver ?? {}) as Record<string, unknown>;
+    return {
+      session: String(body.session ?? ''),
+      ssoExpiresMs: typeof body.ssoExpires === 'number' ? body.ssoExpires : null,
+      authStatus: parseAuthStatus(iserver.authStatus ?? {}),
+    };
+  }
+
+  /** Opens the brokerage session; `compete: true` takes it over from other sessions. */
+  async openBrokerageSession(compete: boolean): Promise<AuthStatus> {
+    const res = await this.call('POST', '/v1/api/iserver/auth/ssodh/init', { publish: true, compete });
+    return parseAuthStatus(this.json(res, 'ssodh/init'));
+  }
+
+  async accounts(): Promise<{ accounts: string[]; selectedAccount: string | null }> {
+    const res = await this.call('GET', '/v1/api/iserver/accounts');
+    const body = this.json(res, 'iserver/accounts') as Record<string, unknown>;
+    const accounts = Array.isArray(body.accounts) ? body.accounts.map(String) : [];
+    return { accounts, selectedAccount: typeof body.selectedAccount === 'string' ? body.selectedAccount : null };
+  }
+
+  async logout(): Promise<void> {
+    await this.call('POST', '/v1/api/logout', {});
+  }
+
+  private json(res: RawResponse, what: string): unknown {
+    try {
+      return JSON.parse(res.body);
+    } catch {
+      throw new GatewayError('bad_response', `${what}: gateway answered ${res.status} with a body that is not JSON`, res.status);
+    }
+  }
+
+  private call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RawResponse> {
+    const url = new URL(path, this.base);
+    const payload = body === undefined ? (method === 'POST' ? '' : undefined) : JSON.stringify(body);
+    const headers: Record<string, string> = { 'User-Agent': 'ibflow' };
+    if (payload !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload)); // the gateway answers 411 without it
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<RawResponse>((resolve, reject) => {
+      const req = send(url, { method, headers, agent: this.agent, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(new GatewayError('unavailable', `${path}: ${err.message}`)));
+        res.on('end', () => {
+          const raw: RawResponse = { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers };
+          try {
+            resolve(checkStatus(path, raw));
+          } catch (err) {
+            reject(err);
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        reject(new GatewayError('unavailable', `${path}: gateway unreachable (${err.code ?? err.message})`)),
+      );
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+}
+
+function checkStatus(path: string, res: RawResponse): RawResponse {
+  if (res.status >= 200 && res.status < 300) return res;
+  if (res.status === 401) throw new GatewayError('unauthorized', `${path}: not logged in (401)`, 401);
+  if (res.status === 429) {
+    const retryAfterS = Number(res.headers['retry-after']);
+    // IBKR's penalty box lasts 15 minutes when no Retry-After says otherwise.
+    const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : 15 * 60_000;
+    throw new GatewayError('rate_limited', `${path}: rate limited (429)`, 429, retryAfterMs);
+  }
+  if (res.status === 400 && res.body.includes('no bridge')) {
+    throw new GatewayError('no_bridge', `${path}: no brokerage session (no bridge)`, 400);
+  }
+  if (res.status >= 500) throw new GatewayError('unavailable', `${path}: gateway error ${res.status}`, res.status);
+  throw new GatewayError('bad_response', `${path}: unexpected status ${res.status}`, res.status);
+}
+
+export function parseAuthStatus(raw: unknown): AuthStatus {
+  const o = (raw ?? {}) as Record<string, unknown>;
+  const serverInfo = (o.serverInfo ?? {}) as Record<string, unknown>;
+  return {
+    authenticated: o.authenticated === true,
+    connected: o.connected === true,
+    competing: o.competing === true,
+    established: typeof o.established === 'boolean' ? o.established : undefined,
+    serverName: typeof serverInfo.serverName === 'string' ? serverInfo.serverName : '',
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The safe status of a session: what the `status` query returns and what the Web UI shows.
+ * It never holds a secret, a cookie or a raw header; `reason` is written by ibflow, not copied
+ * from the gateway.
+ */
+export type SessionState =
+  | 'usable'
+  | 'logging_in'
+  | 'reconnecting'
+  | 'competing'
+  | 'manual_action_required'
+  | 'unavailable'
+  | 'paused'
+  | 'stopped';
+
+export interface SessionStatus {
+  connectionId: string;
+  state: SessionState;
+  /** ISO time the session entered `state`. */
+  since: string;
+  lastTickleAt: string | null;
+  lastLoginAt: string | null;
+  /** Consecutive failed recovery attempts (reset when usable). */
+  failures: number;
+  nextAttemptAt: string | null;
+  reason: string;
+}
+
+/** Facts about a connection that are safe to put into workflow history. */
+export interface ConnectionFacts {
+  connectionId: string;
+  mode: 'paper' | 'live';
+  pod: string;
+  podTaskQueue: string;
+  hasInstruments: boolean;
+  /** Derived from the username: the id of the one session workflow for it. */
+  sessionWorkflowId: string;
+}
+
+/** What a gateway health check found. */
+export type GatewaySessionCheck =
+  | { kind: 'usable'; serverName: string }
+  | { kind: 'no_bridge' }
+  | { kind: 'sso_gone' }
+  | { kind: 'competing' };
+
+/** Why a keepalive stopped tickling and handed control back to the workflow. */
+export interface KeepaliveEnded {
+  reason: 'not_authenticated' | 'competing' | 'sso_gone';
+  lastTickleAt: string | null;
+}
+
+/** Failure types shared by activities (thrown) and workflows (matched). */
+export const FailureType = {
+  GatewayUnavailable: 'GatewayUnavailable',
+  NoBridge: 'NoBridge',
+  SessionExpired: 'SessionExpired',
+  CompetingSession: 'CompetingSession',
+  RateLimited: 'RateLimited',
+  InvalidCredentials: 'InvalidCredentials',
+  InvalidTotpSecret: 'InvalidTotpSecret',
+  TotpRejected: 'TotpRejected',
+  AccountLocked: 'AccountLocked',
+  LoginPageChanged: 'LoginPageChanged',
+  LoginFailed: 'LoginFailed',
+  SecretMissing: 'SecretMissing',
+  ConfigInvalid: 'ConfigInvalid',
+  SessionLost: 'SessionLost',
+} as const;
+export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
+
+/** Failures that retrying cannot fix and that could lock the account if retried. */
+export const PERMANENT_FAILURES: readonly string[] = [
+  FailureType.InvalidCredentials,
+  FailureType.InvalidTotpSecret,
+  FailureType.AccountLocked,
+  FailureType.LoginPageChanged,
+  FailureType.SecretMissing,
+  FailureType.ConfigInvalid,
+];

@@ -1,0 +1,125 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { http, startTestSim, type TestSim } from './simTestKit';
+
+describe('simulator transport and pre-login behaviour', () => {
+  let sim: TestSim;
+  beforeAll(async () => {
+    sim = await startTestSim();
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+
+  test('serves HTTPS on 127.0.0.1 with a self-signed certificate cached in stateDir', async () => {
+    expect(sim.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const cachedCert = readFileSync(join(sim.stateDir, 'tls', 'cert.pem'), 'utf8');
+    const served = await new Promise<Buffer>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: sim.port, rejectUnauthorized: false }, () => {
+        resolve(socket.getPeerCertificate().raw);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    const pemBody = cachedCert.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+    expect(served.toString('base64')).toBe(pemBody);
+  });
+
+  test('POST without Content-Length is refused with 411', async () => {
+    const res = await http(sim.url, 'POST', '/v1/api/tickle', { body: '{}', chunked: true });
+    expect(res.status).toBe(411);
+  });
+
+  test('unknown /v1/api and /v1/portal paths answer 404 HTML "Resource not found"', async () => {
+    for (const path of ['/v1/api/no/such/thing', '/v1/portal/no/such/thing']) {
+      const res = await http(sim.url, 'GET', path);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/text\/html/);
+      expect(res.text).toContain('Resource not found');
+    }
+  });
+
+  test('before any login every API call answers 401 plain text', async () => {
+    const calls: [string, string][] = [
+      ['POST', '/v1/api/tickle'],
+      ['GET', '/v1/api/tickle'],
+      ['POST', '/v1/api/iserver/auth/status'],
+      ['GET', '/v1/portal/iserver/auth/status'],
+      ['POST', '/v1/api/iserver/auth/ssodh/init'],
+      ['GET', '/v1/api/iserver/accounts'],
+      ['GET', '/v1/api/portfolio/accounts'],
+      ['GET', '/v1/portal/sso/validate'],
+      ['POST', '/v1/api/logout'],
+    ];
+    for (const [method, path] of calls) {
+      const res = await http(sim.url, method, path);
+      expect({ path, status: res.status }).toEqual({ path, status: 401 });
+      expect(res.headers['content-type']).toMatch(/text\/plain/);
+    }
+  });
+
+  test('reauthenticate before login answers 200 {"error":"not logged in"}', async () => {
+    const res = await http(sim.url, 'POST', '/v1/portal/iserver/reauthenticate?force=true');
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({ error: 'not logged in' });
+  });
+
+  test('GET / redirects to the SSO login page', async () => {
+    const res = await http(sim.url, 'GET', '/');
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/sso/Login?forwardTo=22&RL=1&ip2loc=US');
+  });
+
+  test('the login page carries the selectors automation relies on', async () => {
+    const res = await http(sim.url, 'GET', '/sso/Login?forwardTo=22&RL=1&ip2loc=on');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
+    const html = res.text;
+    for (const fragment of [
+      'class="loginformWrapper"',
+      'class="xyzform-username"',
+      'id="xyz-field-username" name="username"',
+      'id="xyz-field-password" name="password"',
+      'type="checkbox" id="toggle1"',
+      '<label for="toggle1">Paper</label>',
+      'class="btn btn-lg xyz-button-login"',
+      'id="twofactbase" hidden',
+      'class="xyz-errormessage" role="alert" hidden',
+      'select class="form-control xyz-multipleselect"',
+      'class="xyzform-silver"',
+      'id="xyz-field-silver-response" name="silver-response"',
+      'placeholder="Mobile Authenticator App Code"',
+      'action="/sso/Dispatcher"',
+    ]) {
+      expect(html).toContain(fragment);
+    }
+  });
+});
+
+describe('simulator without TLS', () => {
+  test('tls:false serves plain HTTP and caches no certificate', async () => {
+    const sim = await startTestSim({ tls: false });
+    try {
+      expect(sim.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const res = await http(sim.url, 'GET', '/');
+      expect(res.status).toBe(302);
+      expect(existsSync(join(sim.stateDir, 'tls'))).toBe(false);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test('a second start on the same stateDir reuses the cached certificate', async () => {
+    const first = await startTestSim();
+    const certBefore = readFileSync(join(first.stateDir, 'tls', 'cert.pem'), 'utf8');
+    await first.close();
+    const second = await startTestSim({ stateDir: first.stateDir });
+    try {
+      expect(readFileSync(join(first.stateDir, 'tls', 'cert.pem'), 'utf8')).toBe(certBefore);
+    } finally {
+      await second.close();
+      await first.stop();
+    }
+  });
+});

@@ -1,0 +1,43 @@
+import { createClient } from '@clickhouse/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createControlActivities } from '../activities';
+import type { IbflowConfig } from '../src/config/schema';
+import { createLogger, type Logger } from '../src/logging/logger';
+import { CONTROL_TASK_QUEUE } from '../src/session/ids';
+import type { RunningWorker } from './podWorker';
+
+export interface ControlWorkerOptions {
+  config: () => IbflowConfig;
+  log?: Logger;
+  /** A prebuilt bundle (tests build it once); otherwise workflows/ is bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/** Runs the workflows (anywhere in the cluster) and the activities that need no gateway. */
+export async function startControlWorker(opts: ControlWorkerOptions): Promise<RunningWorker> {
+  const initial = opts.config();
+  const log = opts.log ?? createLogger('control-worker');
+  const connection = await NativeConnection.connect({ address: initial.temporal.address });
+  const clickhouse = createClient({ url: initial.clickhouse.url, username: initial.clickhouse.username });
+  const worker = await Worker.create({
+    connection,
+    namespace: initial.temporal.namespace,
+    taskQueue: CONTROL_TASK_QUEUE,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createControlActivities({ config: opts.config, clickhouse, log }),
+    shutdownGraceTime: '5 seconds',
+  });
+  log.info({ taskQueue: CONTROL_TASK_QUEUE }, 'control worker polling');
+  const done = worker.run().finally(async () => {
+    await clickhouse.close();
+    await connection.close();
+  });
+  return {
+    worker,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

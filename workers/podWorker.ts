@@ -1,0 +1,92 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createPodActivities } from '../activities';
+import { DepthSink } from '../src/clickhouse/depthSink';
+import type { IbflowConfig } from '../src/config/schema';
+import { GatewayClient } from '../src/gateway/gatewayClient';
+import { createLogger, type Logger } from '../src/logging/logger';
+import { SecretResolver } from '../src/secrets/secretResolver';
+import { podTaskQueue } from '../src/session/ids';
+
+export interface PodWorkerOptions {
+  pod: string;
+  /** Called on every activity, so config edits (a rotated secret ref, a new instrument) apply at once. */
+  config: () => IbflowConfig;
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has stopped (after shutdown()). */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The pod worker polls its pod's own task queue: its gateway is on its localhost, so only it may
+ * run gateway activities and the depth stream for the connections of this pod.
+ */
+export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWorker> {
+  const initial = opts.config();
+  const log = opts.log ?? createLogger(`pod-worker:${opts.pod}`);
+  const nativeConnection = await NativeConnection.connect({ address: initial.temporal.address });
+  const clientConnection = await Connection.connect({ address: initial.temporal.address });
+  const temporal = new Client({ connection: clientConnection, namespace: initial.temporal.namespace });
+  const clickhouse: ClickHouseClient = createClient({ url: initial.clickhouse.url, username: initial.clickhouse.username });
+  const sink = new DepthSink({ client: clickhouse, database: initial.clickhouse.database, log });
+
+  const gateways = new Map<string, GatewayClient>();
+  const connection = (id: string) => {
+    const found = opts.config().connections.find((c) => c.id === id);
+    if (!found) throw new Error(`unknown connection "${id}"`);
+    if (found.pod !== opts.pod) throw new Error(`connection "${id}" belongs to pod "${found.pod}", not "${opts.pod}"`);
+    return found;
+  };
+  const activities = createPodActivities({
+    pod: opts.pod,
+    config: opts.config,
+    connection,
+    gateway(id) {
+      const c = connection(id);
+      const key = `${c.gateway.url}|${c.gateway.verifyTls}`;
+      let client = gateways.get(key);
+      if (!client) {
+        client = new GatewayClient({ baseUrl: c.gateway.url, verifyTls: c.gateway.verifyTls });
+        gateways.set(key, client);
+      }
+      return client;
+    },
+    secrets: new SecretResolver(initial.stateDir, opts.env),
+    log,
+    temporal,
+    sink,
+  });
+
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: initial.temporal.namespace,
+    taskQueue: podTaskQueue(opts.pod),
+    activities,
+    // Browsers are heavy: a few logins at once per pod is plenty.
+    maxConcurrentActivityTaskExecutions: 50,
+    shutdownGraceTime: '5 seconds',
+  });
+  log.info({ taskQueue: podTaskQueue(opts.pod) }, 'pod worker polling');
+  const done = worker.run().finally(async () => {
+    await sink.close().catch((err: Error) => log.error({ error: err.message }, 'sink close failed'));
+    for (const g of gateways.values()) g.close();
+    await clickhouse.close();
+    await clientConnection.close();
+    await nativeConnection.close();
+  });
+  return {
+    worker,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

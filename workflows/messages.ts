@@ -1,0 +1,15 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { SessionStatus } from '../src/session/sessionStatus';
+
+/** Session workflow messages, shared by the workflow and its clients (CLI, depth stream). */
+export const statusQuery = defineQuery<SessionStatus>('status');
+export const forceReloginSignal = defineSignal('forceRelogin');
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const stopSignal = defineSignal('stop');
+/** Sent by the depth stream when the gateway pushes `sts` unauthenticated: faster than the next tickle. */
+export const sessionLostSignal = defineSignal<[reason: string]>('sessionLost');
+
+/** Depth workflow messages. */
+export const sessionChangedSignal = defineSignal<[usable: boolean]>('sessionChanged');
+export const stopDepthSignal = defineSignal('stop');

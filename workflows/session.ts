@@ -1,0 +1,305 @@
+import * as wf from '@temporalio/workflow';
+import type { ControlActivities, PodActivities } from '../activities';
+import { CONTROL_TASK_QUEUE, depthWorkflowId } from '../src/session/ids';
+import {
+  FailureType,
+  PERMANENT_FAILURES,
+  type ConnectionFacts,
+  type KeepaliveEnded,
+  type SessionState,
+  type SessionStatus,
+} from '../src/session/sessionStatus';
+import { backoffDelayMs } from './backoff';
+import { failureOf } from './failureOf';
+import { loginBudgetExhausted, recentFailedLogins } from './loginBudget';
+import {
+  forceReloginSignal,
+  pauseSignal,
+  resumeSignal,
+  sessionChangedSignal,
+  sessionLostSignal,
+  statusQuery,
+  stopSignal,
+} from './messages';
+import { IbflowConnection, IbflowMode, IbflowState } from './searchAttributes';
+
+/** Plain-JSON state carried across continueAsNew (a Map would not survive serialisation). */
+export interface CarriedSessionState {
+  failedLoginsAtMs: number[];
+  lastTotpStep: number | null;
+  lastLoginAt: string | null;
+  paused: boolean;
+}
+
+export interface SessionWorkflowInput {
+  connectionId: string;
+  /** Limits; defaults suit IBKR. Passed by the starter, never secret. */
+  keepaliveIntervalMs?: number;
+  maxFailedLoginsPerDay?: number;
+  competingCooldownMs?: number;
+  carried?: CarriedSessionState;
+}
+
+/** Failed logins that count against the lockout budget. */
+const LOGIN_FAILURES: readonly string[] = [
+  FailureType.InvalidCredentials,
+  FailureType.TotpRejected,
+  FailureType.LoginFailed,
+  FailureType.LoginPageChanged,
+];
+
+/**
+ * One workflow per IBKR username keeps its brokerage session usable: check → keepalive until
+ * trouble → ssodh/init or browser login → verify, with typed failures deciding between backoff and
+ * asking a human. Inputs and history carry ids only, never a secret.
+ */
+export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void> {
+  const { connectionId } = input;
+  const keepaliveIntervalMs = input.keepaliveIntervalMs ?? 60_000;
+  const maxFailedLoginsPerDay = input.maxFailedLoginsPerDay ?? 3;
+  const competingCooldownMs = input.competingCooldownMs ?? 120_000;
+  const carried: CarriedSessionState = input.carried ?? { failedLoginsAtMs: [], lastTotpStep: null, lastLoginAt: null, paused: false };
+
+  const status: SessionStatus = {
+    connectionId,
+    state: 'reconnecting',
+    since: new Date().toISOString(),
+    lastTickleAt: null,
+    lastLoginAt: carried.lastLoginAt,
+    failures: 0,
+    nextAttemptAt: null,
+    reason: 'checking the gateway',
+  };
+  let paused = carried.paused;
+  let stopRequested = false;
+  let forceLogin = false;
+  let humanAcknowledged = false;
+  let sessionLostReason: string | null = null;
+
+  wf.setHandler(statusQuery, () => ({ ...status }));
+  wf.setHandler(forceReloginSignal, () => {
+    forceLogin = true;
+    humanAcknowledged = true;
+  });
+  wf.setHandler(pauseSignal, () => {
+    paused = true;
+  });
+  wf.setHandler(resumeSignal, () => {
+    paused = false;
+    humanAcknowledged = true;
+  });
+  wf.setHandler(stopSignal, () => {
+    stopRequested = true;
+  });
+  wf.setHandler(sessionLostSignal, (reason) => {
+    sessionLostReason = reason;
+  });
+
+  const control = wf.proxyActivities<ControlActivities>({
+    taskQueue: CONTROL_TASK_QUEUE,
+    startToCloseTimeout: '30 seconds',
+    retry: { maximumAttempts: 5, initialInterval: '1 second' },
+  });
+  const facts: ConnectionFacts = await control.describeConnection(connectionId);
+  const gateway = wf.proxyActivities<PodActivities>({
+    taskQueue: facts.podTaskQueue,
+    scheduleToStartTimeout: '1 minute', // a stopped pod worker shows up as `unavailable`, not a hang
+    startToCloseTimeout: '1 minute',
+    heartbeatTimeout: '20 seconds',
+    retry: { maximumAttempts: 1 },
+  });
+  const browser = wf.proxyActivities<PodActivities>({
+    taskQueue: facts.podTaskQueue,
+    scheduleToStartTimeout: '1 minute',
+    startToCloseTimeout: '3 minutes',
+    heartbeatTimeout: '20 seconds',
+    retry: { maximumAttempts: 1 }, // every login attempt is a decision of this workflow (lockout budget)
+  });
+  const keeper = wf.proxyActivities<PodActivities>({
+    taskQueue: facts.podTaskQueue,
+    scheduleToStartTimeout: '1 minute',
+    startToCloseTimeout: '25 hours',
+    heartbeatTimeout: '20 seconds',
+    retry: { maximumAttempts: 1 },
+  });
+
+  wf.upsertSearchAttributes([
+    { key: IbflowConnection, value: connectionId },
+    { key: IbflowMode, value: facts.mode },
+  ]);
+  wf.upsertMemo({ connectionId, mode: facts.mode, pod: facts.pod });
+
+  function setState(state: SessionState, reason: string, nextAttemptAt: string | null = null): void {
+    const previous = status.state;
+    status.reason = reason;
+    status.nextAttemptAt = nextAttemptAt;
+    if (state === previous) return;
+    status.state = state;
+    status.since = new Date().toISOString();
+    wf.upsertSearchAttributes([{ key: IbflowState, value: state }]);
+    void control
+      .recordSessionEvent({ tsMs: Date.now(), connection: connectionId, workflowId: wf.workflowInfo().workflowId, state, previousState: previous, reason })
+      .catch(() => undefined); // the event log is best effort; the session must not wait for ClickHouse
+    if (facts.hasInstruments && (state === 'usable' || previous === 'usable')) {
+      void wf
+        .getExternalWorkflowHandle(depthWorkflowId(connectionId))
+        .signal(sessionChangedSignal, state === 'usable')
+        .catch(() => undefined); // no depth workflow running: nothing to tell
+    }
+  }
+
+  /** Sleeps, but wakes for anything a human asks. */
+  async function pauseFor(ms: number): Promise<void> {
+    await wf.condition(() => forceLogin || stopRequested || paused, ms);
+  }
+
+  async function waitForHuman(reason: string): Promise<void> {
+    humanAcknowledged = false;
+    setState('manual_action_required', reason);
+    await wf.condition(() => humanAcknowledged || stopRequested);
+  }
+
+  async function login(): Promise<void> {
+    const now = Date.now();
+    carried.failedLoginsAtMs = recentFailedLogins(carried.failedLoginsAtMs, now);
+    if (loginBudgetExhausted(carried.failedLoginsAtMs, now, maxFailedLoginsPerDay)) {
+      await waitForHuman(
+        `${carried.failedLoginsAtMs.length} failed logins in 24 h (budget ${maxFailedLoginsPerDay}); ` +
+          'check the credentials, then send forceRelogin — further attempts could lock the IBKR account',
+      );
+      if (humanAcknowledged) carried.failedLoginsAtMs = [];
+      return;
+    }
+    setState('logging_in', facts.mode === 'live' ? 'browser login with the authenticator-app code' : 'browser login');
+    try {
+      const result = await browser.loginWithBrowser(connectionId, { lastTotpStep: carried.lastTotpStep });
+      if (result.totpStep !== null) carried.lastTotpStep = result.totpStep;
+    } catch (err) {
+      const failure = failureOf(err);
+      const step = (failure.details[0] as { totpStep?: number | null } | undefined)?.totpStep;
+      if (typeof step === 'number') carried.lastTotpStep = step;
+      if (LOGIN_FAILURES.includes(failure.type)) carried.failedLoginsAtMs.push(Date.now());
+      throw err;
+    }
+    carried.lastLoginAt = new Date().toISOString();
+    status.lastLoginAt = carried.lastLoginAt;
+    setState('reconnecting', 'logged in; opening the brokerage session (ssodh/init)');
+    await gateway.openBrokerageSession(connectionId, { compete: true });
+  }
+
+  /** Runs the keepalive until it reports trouble or a signal interrupts it. */
+  async function keepAliveUntilTrouble(): Promise<void> {
+    sessionLostReason = null;
+    status.lastTickleAt = new Date().toISOString();
+    const scope = new wf.CancellationScope();
+    try {
+      const outcome = await scope.run(() => {
+        const ended = keeper.keepAlive(connectionId, { intervalMs: keepaliveIntervalMs }).then((r: KeepaliveEnded) => ({ kind: 'ended' as const, r }));
+        const interrupted = wf
+          .condition(() => forceLogin || paused || stopRequested || sessionLostReason !== null)
+          .then(() => ({ kind: 'interrupted' as const }));
+        void ended.catch(() => undefined);
+        void interrupted.catch(() => undefined);
+        return Promise.race([ended, interrupted]);
+      });
+      if (outcome.kind === 'ended') {
+        if (outcome.r.lastTickleAt) status.lastTickleAt = outcome.r.lastTickleAt;
+        const why = {
+          not_authenticated: 'gateway says the brokerage session is no longer authenticated',
+          competing: 'a login elsewhere (TWS, mobile, web or another gateway) took the session',
+          sso_gone: 'the gateway session expired or was logged out',
+        }[outcome.r.reason];
+        if (outcome.r.reason === 'competing') await coolDownAfterCompeting(why);
+        else setState('reconnecting', why);
+      } else if (sessionLostReason !== null) {
+        const lost: string = sessionLostReason; // set by the signal handler while we waited
+        const why = `the depth stream saw the session drop (${lost})`;
+        if (lost.includes('competing')) await coolDownAfterCompeting(why);
+        else setState('reconnecting', why);
+      }
+    } finally {
+      scope.cancel();
+    }
+  }
+
+  /** Never fight a human's login: wait a cool-down before taking the session back. */
+  async function coolDownAfterCompeting(why: string): Promise<void> {
+    setState(
+      'competing',
+      `${why}; reclaiming in ${Math.round(competingCooldownMs / 1000)} s unless told otherwise`,
+      new Date(Date.now() + competingCooldownMs).toISOString(),
+    );
+    await pauseFor(competingCooldownMs);
+  }
+
+  async function handleFailure(err: unknown): Promise<void> {
+    const failure = failureOf(err);
+    if (PERMANENT_FAILURES.includes(failure.type) || failure.type === FailureType.TotpRejected) {
+      if (failure.type === FailureType.TotpRejected && !loginBudgetExhausted(carried.failedLoginsAtMs, Date.now(), maxFailedLoginsPerDay)) {
+        // A rejected code may be clock skew or a race with the step edge: one more try, in a fresh step.
+        status.failures++;
+        const delay = backoffDelayMs(status.failures, Math.random);
+        setState('reconnecting', `${failure.type}: ${failure.message}`, new Date(Date.now() + delay).toISOString());
+        await pauseFor(delay);
+        return;
+      }
+      await waitForHuman(`${failure.type}: ${failure.message}`);
+      return;
+    }
+    status.failures++;
+    let delay = backoffDelayMs(status.failures, Math.random);
+    if (failure.type === FailureType.RateLimited) {
+      const retryAfterMs = (failure.details[0] as { retryAfterMs?: number } | undefined)?.retryAfterMs;
+      if (typeof retryAfterMs === 'number') delay = Math.max(delay, retryAfterMs);
+    }
+    const state: SessionState = failure.type === FailureType.GatewayUnavailable || failure.type === 'Timeout' || failure.type === FailureType.RateLimited ? 'unavailable' : 'reconnecting';
+    setState(state, `${failure.type}: ${failure.message}`, new Date(Date.now() + delay).toISOString());
+    await pauseFor(delay);
+  }
+
+  for (;;) {
+    if (stopRequested) {
+      setState('stopped', 'stopped by signal');
+      await wf.condition(wf.allHandlersFinished);
+      return;
+    }
+    if (paused) {
+      setState('paused', 'paused by signal; no keepalive or login until resume');
+      await wf.condition(() => !paused || stopRequested);
+      continue;
+    }
+    if (wf.workflowInfo().continueAsNewSuggested) {
+      await wf.condition(wf.allHandlersFinished);
+      carried.paused = paused;
+      await wf.continueAsNew<typeof sessionWorkflow>({ ...input, carried });
+    }
+    try {
+      if (forceLogin) {
+        forceLogin = false;
+        await login();
+        continue;
+      }
+      const check = await gateway.checkSession(connectionId);
+      switch (check.kind) {
+        case 'usable':
+          status.failures = 0;
+          setState('usable', `brokerage session open (${check.serverName || 'gateway'})`);
+          await keepAliveUntilTrouble();
+          break;
+        case 'no_bridge':
+          setState('reconnecting', 'logged in but no brokerage session; opening it (ssodh/init)');
+          await gateway.openBrokerageSession(connectionId, { compete: true });
+          break;
+        case 'sso_gone':
+          await login();
+          break;
+        case 'competing':
+          await coolDownAfterCompeting('a human or another program logged in elsewhere');
+          if (!forceLogin && !paused && !stopRequested) await gateway.openBrokerageSession(connectionId, { compete: true });
+          break;
+      }
+    } catch (err) {
+      await handleFailure(err);
+    }
+  }
+}
