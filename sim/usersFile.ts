@@ -7,7 +7,7 @@ import type { SimUser } from './types';
 const base32Secret = z
   .string()
   .transform((s) => s.replace(/[\s=]/g, '').toUpperCase())
-  .pipe(z.string().regex(/^[A-Z2-7]{16,64}$/, 'must be base32 (A-Z, 2-7), at least 16 characters'));
+  .pipe(z.string().regex(/^[A-Z2-7]{16,32}$/, 'must be base32 (A-Z, 2-7), 16 to 32 characters'));
 
 const simUserSchema = z
   .object({

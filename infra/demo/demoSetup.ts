@@ -11,6 +11,8 @@ export interface DemoPorts {
   clickhouseHttpPort: number;
   /** Simulated gateways listen on gatewayPortBase, gatewayPortBase + 1, ... */
   gatewayPortBase: number;
+  /** Explicit ports, one per pod (tests pick free ones); overrides gatewayPortBase. */
+  gatewayPorts?: number[];
 }
 
 export interface DemoPod {
@@ -45,7 +47,7 @@ export function ensureDemoSetup(stateDir: string, ports: DemoPorts): { configPat
   const simDir = join(stateDir, 'sim');
   mkdirSync(simDir, { recursive: true, mode: 0o700 });
   DEMO_CONNECTIONS.forEach((c, i) => {
-    pods.push({ pod: c.pod, gatewayPort: ports.gatewayPortBase + i, usersFile: join(simDir, `${c.pod}-users.json`) });
+    pods.push({ pod: c.pod, gatewayPort: ports.gatewayPorts?.[i] ?? ports.gatewayPortBase + i, usersFile: join(simDir, `${c.pod}-users.json`) });
   });
 
   const config = {

@@ -45,28 +45,6 @@ describe('SSO and brokerage session endpoints', () => {
     expect(acc.json().sessionId).toMatch(/^[0-9a-f]{8}\.[0-9a-f]{8}$/);
   });
 
-  test('ssodh/init with the JSON body opens the bridge at once; publish:false is a 500', async () => {
-    await sim.stop();
-    sim = await startTestSim({ authDelayMs: 60_000 });
-    await loginViaHttp(sim, PAPER_USER);
-    const refused = await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: false, compete: true } });
-    expect(refused.status).toBe(500);
-    expect((await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).json().authenticated).toBe(false);
-    const res = await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
-    expect(res.status).toBe(200);
-    expect(res.json()).toMatchObject({ authenticated: true, connected: true, competing: false });
-    expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(200);
-  });
-
-  test('ssodh/init with an empty body (Content-Length: 0) opens the bridge too', async () => {
-    await sim.stop();
-    sim = await startTestSim({ authDelayMs: 60_000 });
-    await loginViaHttp(sim, PAPER_USER);
-    const res = await http(sim.url, 'POST', '/v1/portal/iserver/auth/ssodh/init', { body: '' });
-    expect(res.status).toBe(200);
-    expect(res.json().authenticated).toBe(true);
-  });
-
   test('tickle: session constant for the life of the session, sliding ssoExpires, auth status inside', async () => {
     await loginViaHttp(sim, PAPER_USER);
     const a = (await http(sim.url, 'POST', '/v1/api/tickle')).json();
@@ -133,6 +111,34 @@ describe('SSO and brokerage session endpoints', () => {
     expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(401);
     expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(401);
     expect((await http(sim.url, 'POST', '/v1/api/iserver/reauthenticate')).json()).toEqual({ error: 'not logged in' });
+  });
+});
+
+describe('ssodh/init (bridge would otherwise take a minute)', () => {
+  let sim: TestSim;
+  beforeEach(async () => {
+    sim = await startTestSim({ authDelayMs: 60_000 });
+  });
+  afterEach(async () => {
+    await sim.stop();
+  });
+
+  test('ssodh/init with the JSON body opens the bridge at once; publish:false is a 500', async () => {
+    await loginViaHttp(sim, PAPER_USER);
+    const refused = await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: false, compete: true } });
+    expect(refused.status).toBe(500);
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).json().authenticated).toBe(false);
+    const res = await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
+    expect(res.status).toBe(200);
+    expect(res.json()).toMatchObject({ authenticated: true, connected: true, competing: false });
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(200);
+  });
+
+  test('ssodh/init with an empty body (Content-Length: 0) opens the bridge too', async () => {
+    await loginViaHttp(sim, PAPER_USER);
+    const res = await http(sim.url, 'POST', '/v1/portal/iserver/auth/ssodh/init', { body: '' });
+    expect(res.status).toBe(200);
+    expect(res.json().authenticated).toBe(true);
   });
 });
 

@@ -1,0 +1,97 @@
+import { eventually, http, loginViaHttp, PAPER_USER, sleep, startTestSim, WsProbe, type TestSim } from './simTestKit';
+
+/** The session-loss push exactly as IBKR-CPAPI.md records it (not the connect-time sts with more fields). */
+const isLossPush = (f: { topic?: string; args?: object }) => f.topic === 'sts' && JSON.stringify(f.args) === '{"authenticated":false}';
+
+describe('fault control plane', () => {
+  let sim: TestSim;
+  let ws: WsProbe;
+
+  /** Logs the paper user in, waits for the bridge, and subscribes a ladder on a fresh socket. */
+  async function usableWithLadder(): Promise<void> {
+    await loginViaHttp(sim, PAPER_USER);
+    ws = await WsProbe.open(sim.url);
+    await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true);
+    ws.send('sbd+DU111111+265598');
+    await ws.waitFor((f) => f.topic === 'sbd+DU111111+265598', 2);
+  }
+
+  async function sessions() {
+    return (await http(sim.url, 'GET', '/sim/control/sessions')).json().paperuser;
+  }
+
+  async function ladderStopped(): Promise<void> {
+    await sleep(100);
+    const n = ws.frames.filter((f) => f.data.topic === 'sbd+DU111111+265598').length;
+    await sleep(150);
+    expect(ws.frames.filter((f) => f.data.topic === 'sbd+DU111111+265598').length).toBe(n);
+  }
+
+  beforeEach(async () => {
+    sim = await startTestSim({ authDelayMs: 100, depth: { intervalMs: 20 }, competingDelayMs: 300 });
+  });
+  afterEach(async () => {
+    await ws?.close();
+    await sim.stop();
+  });
+
+  test('bridge: SSO stays, bridge lost, not reopened by itself; ssodh/init fixes it', async () => {
+    await usableWithLadder();
+    const res = await http(sim.url, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'bridge' } });
+    expect(res.status).toBe(200);
+    await ws.waitFor(isLossPush);
+    await ladderStopped();
+    expect(await sessions()).toEqual({ sso: true, bridge: false, competing: false });
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).json()).toMatchObject({ connected: true, authenticated: false });
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(400);
+    await sleep(300); // longer than authDelay: still no bridge
+    expect((await sessions()).bridge).toBe(false);
+    expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(200);
+
+    const init = await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
+    expect(init.json().authenticated).toBe(true);
+    await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true, 2);
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(200);
+  });
+
+  test.each(['expire', 'logout'] as const)('%s: SSO gone, APIs 401, needs a new login', async (kind) => {
+    await usableWithLadder();
+    await http(sim.url, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind } });
+    await ws.waitFor(isLossPush);
+    await ladderStopped();
+    expect(await sessions()).toEqual({ sso: false, bridge: false, competing: false });
+    expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(401);
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(401);
+    expect((await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: '' })).status).toBe(401);
+    await loginViaHttp(sim, PAPER_USER);
+    await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true, 2);
+    expect((await sessions()).sso).toBe(true);
+  });
+
+  test('competing: competing:true first, then authenticated:false with SSO gone', async () => {
+    await usableWithLadder();
+    await http(sim.url, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'competing' } });
+    await ws.waitFor((f) => f.topic === 'sts' && f.args.competing === true);
+    expect(await sessions()).toEqual({ sso: true, bridge: true, competing: true });
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).json().competing).toBe(true);
+    await ladderStopped();
+    await ws.waitFor(isLossPush);
+    const sts = ws.frames.map((f) => f.data).filter((d) => d.topic === 'sts');
+    expect(sts.slice(-2)).toEqual([
+      { topic: 'sts', args: { competing: true } },
+      { topic: 'sts', args: { authenticated: false } },
+    ]);
+    await eventually(async () => (await sessions()).sso === false, 2000, 'SSO gone');
+    expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(401);
+  });
+
+  test('bad control requests are rejected', async () => {
+    expect((await http(sim.url, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'nuke' } })).status).toBe(400);
+    expect((await http(sim.url, 'POST', '/sim/control/drop', { body: { username: 'ghost', kind: 'logout' } })).status).toBe(404);
+    expect((await http(sim.url, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'logout' } })).status).toBe(409);
+    expect((await http(sim.url, 'POST', '/sim/control/depth', { body: { paused: 'yes' } })).status).toBe(400);
+    const sessionsView = (await http(sim.url, 'GET', '/sim/control/sessions')).json();
+    expect(Object.keys(sessionsView).sort()).toEqual(['liveuser', 'multiuser', 'paperuser']);
+    expect(JSON.stringify(sessionsView)).not.toMatch(/pw|JBSWY/);
+  });
+});

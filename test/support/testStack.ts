@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../../infra/clickhouse/embeddedClickHouse';
+import { ensureDemoSetup, writeDemoSimUsers, type DemoPod } from '../../infra/demo/demoSetup';
+import { startTemporalDevServer, temporalPaths, type TemporalDevServer } from '../../infra/temporal/devServer';
+import { loadUsersFile, startSimulator, type SimHandle } from '../../sim';
+import { migrate } from '../../src/clickhouse/migrations';
+import { loadConfig } from '../../src/config/loadConfig';
+import type { IbflowConfig } from '../../src/config/schema';
+import { createLogger } from '../../src/logging/logger';
+import { freePort } from '../../src/util/freePort';
+import { startControlWorker } from '../../workers/controlWorker';
+import { startPodWorker, type RunningWorker } from '../../workers/podWorker';
+
+export interface TestStack {
+  stateDir: string;
+  config: IbflowConfig;
+  configPath: string;
+  temporal: TemporalDevServer;
+  clickhouseServer: EmbeddedClickHouse;
+  clickhouse: ClickHouseClient;
+  client: Client;
+  sims: Map<string, SimHandle>;
+  pods: DemoPod[];
+  workers: RunningWorker[];
+  stop(): Promise<void>;
+}
+
+export interface TestStackOptions {
+  /** Config edits applied after the demo config is written (e.g. a shorter keepalive). */
+  editConfig?: (config: IbflowConfig) => IbflowConfig;
+  authDelayMs?: number;
+}
+
+/**
+ * Everything a user would run, isolated for a test: real Temporal dev server and ClickHouse on free
+ * ports with their own state dir, the simulator per pod and the workers in-process.
+ */
+export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'ibflow-test-'));
+  const [temporalPort, uiPort, chHttp, chTcp, gw1, gw2] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const { configPath, pods } = ensureDemoSetup(stateDir, {
+    temporalPort,
+    clickhouseHttpPort: chHttp,
+    gatewayPortBase: gw1,
+    gatewayPorts: [gw1, gw2],
+  });
+  const loaded = loadConfig(configPath);
+  const config = opts.editConfig ? opts.editConfig(loaded) : loaded;
+
+  const [temporal, clickhouseServer, workflowBundle] = await Promise.all([
+    startTemporalDevServer({ port: temporalPort, uiPort, ...temporalPaths(stateDir) }),
+    startEmbeddedClickHouse({ dataDir: join(stateDir, 'clickhouse'), httpPort: chHttp, tcpPort: chTcp }),
+    bundleOnce(),
+  ]);
+  const clickhouse = createClient({ url: clickhouseServer.url });
+  await migrate(clickhouse, { database: config.clickhouse.database });
+
+  const sims = new Map<string, SimHandle>();
+  for (const pod of pods) {
+    await writeDemoSimUsers(stateDir, pod);
+    sims.set(
+      pod.pod,
+      await startSimulator({
+        port: pod.gatewayPort,
+        stateDir: join(stateDir, 'sim'),
+        users: loadUsersFile(pod.usersFile),
+        authDelayMs: opts.authDelayMs ?? 3000,
+      }),
+    );
+  }
+
+  const log = createLogger('test', { write: () => undefined } as never);
+  const workers: RunningWorker[] = [];
+  workers.push(await startControlWorker({ config: () => config, workflowBundle, log }));
+  for (const pod of pods) workers.push(await startPodWorker({ pod: pod.pod, config: () => config, log }));
+
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+
+  return {
+    stateDir,
+    config,
+    configPath,
+    temporal,
+    clickhouseServer,
+    clickhouse,
+    client,
+    sims,
+    pods,
+    workers,
+    async stop() {
+      // Workflows keep running in the server; stopping it ends them with the test.
+      await Promise.allSettled(workers.map((w) => w.shutdown()));
+      await connection.close();
+      await Promise.allSettled([...sims.values()].map((s) => s.close()));
+      await clickhouse.close();
+      await Promise.allSettled([clickhouseServer.stop(), temporal.stop()]);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
+/** Bundling the workflows takes seconds; do it once per test file. */
+export function bundleOnce(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+  return bundle;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => process.stderr.write(`${message}\n`),
+};
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** Calls the simulator's control plane (not part of IBKR's API). */
+export async function simControl<T = unknown>(sim: SimHandle, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  return new Promise<T>((resolve, reject) => {
+    const req = request(
+      new URL(path, sim.url),
+      { method, rejectUnauthorized: false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 0) >= 400) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
+          else resolve((text ? JSON.parse(text) : null) as T);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
