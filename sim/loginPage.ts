@@ -129,11 +129,15 @@ export const LOGIN_PAGE_HTML = `<!DOCTYPE html>
   select.addEventListener('change', function () {
     clearError();
     var factor = select.value;
+    // Choosing a code device moves on to the code step (the device list goes away);
+    // a push device leaves the list up so another device can still be chosen.
     if (factor === 'Mobile Authenticator App') {
       silverInput.placeholder = 'Mobile Authenticator App Code';
+      selectGroup.hidden = true;
       showCodeEntry();
     } else if (factor === 'SMS') {
       silverInput.placeholder = 'Security Code';
+      selectGroup.hidden = true;
       showCodeEntry();
     } else {
       silverForm.hidden = true;

@@ -1,4 +1,7 @@
-import { generateSync } from 'otplib';
+import { createGuardrails, generateSync } from 'otplib';
+
+// A 16-character activation code is 10 bytes, below otplib's default 16-byte minimum.
+const guardrails = createGuardrails({ MIN_SECRET_BYTES: 10 });
 
 export const TOTP_PERIOD_S = 30;
 /** A code typed with less than this left in its window may expire in flight. */
@@ -48,5 +51,5 @@ export function planTotpStep(nowMs: number, lastUsedStep: number | null): TotpPl
 
 /** The 6-digit RFC 6238 code of `step` for a (normalised) activation code. */
 export function totpCodeForStep(activationCode: string, step: number): string {
-  return generateSync({ secret: validateActivationCode(activationCode), epoch: step * TOTP_PERIOD_S, period: TOTP_PERIOD_S });
+  return generateSync({ secret: validateActivationCode(activationCode), epoch: step * TOTP_PERIOD_S, period: TOTP_PERIOD_S, guardrails });
 }
