@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerSimCommand } from './commands/sim';
+import { registerStartCommand } from './commands/start';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
 
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<void> {
     });
   registerUpCommand(program);
   registerSimCommand(program);
+  registerStartCommand(program);
   registerWorkerCommand(program);
   await program.parseAsync(argv);
 }

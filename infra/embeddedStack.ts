@@ -142,7 +142,7 @@ export async function startConnectionWorkflows(config: IbflowConfig, progress: (
     const client = new Client({ connection, namespace: config.temporal.namespace });
     for (const c of config.connections) {
       const sessionId = sessionWorkflowId(c.username);
-      const session = await client.workflow.start('sessionWorkflow', {
+      await client.workflow.start('sessionWorkflow', {
         taskQueue: CONTROL_TASK_QUEUE,
         workflowId: sessionId,
         args: [
@@ -161,7 +161,7 @@ export async function startConnectionWorkflows(config: IbflowConfig, progress: (
         ],
         memo: { connectionId: c.id, mode: c.mode, pod: c.pod },
       });
-      progress(`  session workflow ${sessionId} (${c.id}, ${c.mode}) run ${session.firstExecutionRunId.slice(0, 8)}`);
+      progress(`  session workflow ${sessionId} (${c.id}, ${c.mode}) running`);
       if (c.instruments.length > 0) {
         await client.workflow.start('depthWorkflow', {
           taskQueue: CONTROL_TASK_QUEUE,
