@@ -24,8 +24,8 @@ module.exports = tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node builtins.' })),
           patterns: [
-            { group: ['../activities', '../activities/*', '**/activities/**'], allowTypeImports: true, message: 'Import activities by type only.' },
-            { group: ['../src/**', '!../src/session/*', '../sim/**', '../infra/**', '../cli/**', '../workers/**'], allowTypeImports: true, message: 'Workflows may import values only from the pure src/session modules.' },
+            { regex: '^(\\.\\./)+activities(/|$)', allowTypeImports: true, message: 'Import activities by type only.' },
+            { regex: '^(\\.\\./)+(src/(?!session/)|sim/|infra/|cli/|workers/)', allowTypeImports: true, message: 'Workflows may import values only from the pure src/session modules.' },
           ],
         },
       ],

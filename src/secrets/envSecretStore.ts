@@ -6,9 +6,10 @@ export class EnvSecretStore implements SecretStore {
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
   async get(name: string): Promise<string> {
-    const direct = this.env[name];
+    const own = (key: string) => (Object.hasOwn(this.env, key) ? this.env[key] : undefined);
+    const direct = own(name);
     if (direct) return direct;
-    const file = this.env[`${name}_FILE`];
+    const file = own(`${name}_FILE`);
     if (file) {
       try {
         const value = readFileSync(file, 'utf8').trim();

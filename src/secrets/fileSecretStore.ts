@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SecretMissingError, SecretStoreError, type SecretStore } from './secretStore';
 
@@ -11,7 +11,7 @@ export class FileSecretStore implements SecretStore {
 
   async get(name: string): Promise<string> {
     const all = this.readAll();
-    const value = all[name];
+    const value = Object.hasOwn(all, name) ? all[name] : undefined;
     if (typeof value !== 'string' || value === '') {
       throw new SecretMissingError(`secret "file:${name}" is not in ${this.path}`);
     }
@@ -19,7 +19,8 @@ export class FileSecretStore implements SecretStore {
   }
 
   has(name: string): boolean {
-    return typeof this.readAll()[name] === 'string';
+    const all = this.readAll();
+    return Object.hasOwn(all, name) && typeof all[name] === 'string' && all[name] !== '';
   }
 
   set(name: string, value: string): void {
@@ -68,13 +69,22 @@ export class FileSecretStore implements SecretStore {
   private writeAll(all: Record<string, string>): void {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     const tmp = `${this.path}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
+    // A leftover temp file could carry loose permissions into secrets.json: start from nothing,
+    // create exclusively with 0600, and clean up when anything fails.
+    rmSync(tmp, { force: true });
     try {
-      writeSync(fd, JSON.stringify(all, null, 2));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(tmp, 'wx', 0o600);
+      try {
+        fchmodSync(fd, 0o600); // the umask cannot loosen it, but make the mode explicit
+        writeSync(fd, JSON.stringify(all, null, 2));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
     }
-    renameSync(tmp, this.path);
   }
 }

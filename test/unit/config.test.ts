@@ -86,7 +86,8 @@ describe('parseConfig', () => {
   });
 
   test('a live connection without an activation code names connections.0.totpSecretRef', () => {
-    const { totpSecretRef: _omit, ...live } = liveConnection();
+    const live = liveConnection();
+    delete live.totpSecretRef;
     const err = configError({ stateDir: '/s', connections: [live] });
     expect(issuePaths(err)).toEqual(['connections.0.totpSecretRef']);
     expect(err.message).toMatch(/activation code/);
