@@ -232,8 +232,7 @@ describe('EnvSecretStore', () => {
     }
   });
 
-  // Bug: `this.env[name]` also finds inherited Object.prototype members, so `env:toString`
-  // "resolves" to a function instead of failing with SecretMissingError.
+  // Inherited Object.prototype members (`env:toString`) must not "resolve" to a function.
   test('inherited property names (toString, constructor) are not set variables', async () => {
     await expect(new EnvSecretStore({}).get('toString')).rejects.toBeInstanceOf(SecretMissingError);
     await expect(new EnvSecretStore({}).get('constructor')).rejects.toBeInstanceOf(SecretMissingError);
@@ -263,8 +262,7 @@ describe('SecretResolver', () => {
     expect(err.message).toContain(`unsupported secret reference "${ref}"`);
   });
 
-  // Bug: the scheme is looked up on a plain object, so Object.prototype members count as stores
-  // and the resolver crashes with a TypeError instead of SecretMissingError.
+  // Object.prototype member names are not stores: a clear SecretMissingError, not a TypeError.
   test.each(['constructor:x', 'toString:x', '__proto__:x'])('rejects prototype-named scheme %p', async (ref) => {
     await expect(new SecretResolver(dir, {}).resolve(ref)).rejects.toBeInstanceOf(SecretMissingError);
   });
