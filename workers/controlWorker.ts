@@ -2,7 +2,7 @@ import { createClient } from '@clickhouse/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createControlActivities } from '../activities';
 import type { IbflowConfig } from '../src/config/schema';
-import { installQuietTemporalRuntime } from '../src/logging/temporalRuntime';
+import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
 import { CONTROL_TASK_QUEUE } from '../src/session/ids';
 import type { RunningWorker } from './podWorker';
@@ -16,9 +16,9 @@ export interface ControlWorkerOptions {
 
 /** Runs the workflows (anywhere in the cluster) and the activities that need no gateway. */
 export async function startControlWorker(opts: ControlWorkerOptions): Promise<RunningWorker> {
-  installQuietTemporalRuntime();
   const initial = opts.config();
   const log = opts.log ?? createLogger('control-worker');
+  installTemporalRuntimeLogging(log);
   const connection = await NativeConnection.connect({ address: initial.temporal.address });
   const clickhouse = createClient({ url: initial.clickhouse.url, username: initial.clickhouse.username });
   const worker = await Worker.create({

@@ -5,7 +5,7 @@ import { createPodActivities } from '../activities';
 import { DepthSink } from '../src/clickhouse/depthSink';
 import type { IbflowConfig } from '../src/config/schema';
 import { GatewayClient } from '../src/gateway/gatewayClient';
-import { installQuietTemporalRuntime } from '../src/logging/temporalRuntime';
+import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
 import { SecretResolver } from '../src/secrets/secretResolver';
 import { podTaskQueue } from '../src/session/ids';
@@ -30,9 +30,9 @@ export interface RunningWorker {
  * run gateway activities and the depth stream for the connections of this pod.
  */
 export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWorker> {
-  installQuietTemporalRuntime();
   const initial = opts.config();
   const log = opts.log ?? createLogger(`pod-worker:${opts.pod}`);
+  installTemporalRuntimeLogging(log);
   const nativeConnection = await NativeConnection.connect({ address: initial.temporal.address });
   const clientConnection = await Connection.connect({ address: initial.temporal.address });
   const temporal = new Client({ connection: clientConnection, namespace: initial.temporal.namespace });

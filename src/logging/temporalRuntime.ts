@@ -1,16 +1,24 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import type { Logger } from './logger';
 
 let installed = false;
 
 /**
- * The Temporal SDK logs every worker state change to the console by default; workers of ibflow
- * keep only its warnings. Runtime.install may run once per process, before any worker exists.
+ * Routes the Temporal SDK's own log lines (worker state, failed activities) into our redacting
+ * pino logger, warnings and above only. Runtime.install may run once per process, before any
+ * worker or native connection exists.
  */
-export function installQuietTemporalRuntime(level: LogLevel = 'WARN'): void {
+export function installTemporalRuntimeLogging(log: Logger, level: LogLevel = 'WARN'): void {
   if (installed) return;
   installed = true;
+  const logger = new DefaultLogger(level, (entry) => {
+    const meta = { temporal: true, ...(entry.meta ?? {}) };
+    if (entry.level === 'ERROR') log.error(meta, entry.message);
+    else if (entry.level === 'WARN') log.warn(meta, entry.message);
+    else log.info(meta, entry.message);
+  });
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({ logger });
   } catch {
     // Already installed by someone else in this process (e.g. a test harness): keep theirs.
   }
