@@ -1,5 +1,5 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { SessionStatus } from '../src/session/sessionStatus';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ReloginResult, SessionStatus } from '../src/session/sessionStatus';
 
 /** Session workflow messages, shared by the workflow and its clients (CLI, depth stream). */
 export const statusQuery = defineQuery<SessionStatus>('status');
@@ -7,6 +7,8 @@ export const forceReloginSignal = defineSignal('forceRelogin');
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const stopSignal = defineSignal('stop');
+/** A fresh browser login now; returns once the session is usable again or has failed, with the reason. */
+export const reloginUpdate = defineUpdate<ReloginResult>('relogin');
 /** Sent by the depth stream when the gateway pushes `sts` unauthenticated: faster than the next tickle. */
 export const sessionLostSignal = defineSignal<[reason: string]>('sessionLost');
 

@@ -15,6 +15,7 @@ import { loginBudgetExhausted, recentFailedLogins } from './loginBudget';
 import {
   forceReloginSignal,
   pauseSignal,
+  reloginUpdate,
   resumeSignal,
   sessionChangedSignal,
   sessionLostSignal,
@@ -75,12 +76,34 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   let forceLogin = false;
   let humanAcknowledged = false;
   let sessionLostReason: string | null = null;
+  /** Finished login attempts (success or failure): the relogin update waits for the next one. */
+  let loginAttemptsFinished = 0;
 
   wf.setHandler(statusQuery, () => ({ ...status }));
   wf.setHandler(forceReloginSignal, () => {
     forceLogin = true;
     humanAcknowledged = true;
   });
+  wf.setHandler(
+    reloginUpdate,
+    async () => {
+      const attemptsBefore = loginAttemptsFinished;
+      forceLogin = true;
+      humanAcknowledged = true;
+      const settled = () =>
+        stopRequested ||
+        (loginAttemptsFinished > attemptsBefore && (status.state === 'usable' || status.state === 'manual_action_required'));
+      const done = await wf.condition(settled, '10 minutes');
+      const ok = done && status.state === 'usable';
+      return { ok, state: status.state, reason: done ? status.reason : `still recovering after 10 minutes: ${status.reason}` };
+    },
+    {
+      validator: () => {
+        if (paused) throw new Error('the session is paused; resume it first');
+        if (stopRequested) throw new Error('the session is stopping');
+      },
+    },
+  );
   wf.setHandler(pauseSignal, () => {
     paused = true;
   });
@@ -179,12 +202,20 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       const step = (failure.details[0] as { totpStep?: number | null } | undefined)?.totpStep;
       if (typeof step === 'number') carried.lastTotpStep = step;
       if (LOGIN_FAILURES.includes(failure.type)) carried.failedLoginsAtMs.push(Date.now());
-      throw err;
+      loginAttemptsFinished++;
+      await handleFailure(err);
+      return;
     }
     carried.lastLoginAt = new Date().toISOString();
     status.lastLoginAt = carried.lastLoginAt;
     setState('reconnecting', 'logged in; opening the brokerage session (ssodh/init)');
-    await gateway.openBrokerageSession(connectionId, { compete: true });
+    try {
+      await gateway.openBrokerageSession(connectionId, { compete: true });
+      status.failures = 0;
+      setState('usable', 'logged in and the brokerage session is open');
+    } finally {
+      loginAttemptsFinished++;
+    }
   }
 
   /** Runs the keepalive until it reports trouble or a signal interrupts it. */

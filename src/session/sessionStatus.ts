@@ -26,6 +26,13 @@ export interface SessionStatus {
   reason: string;
 }
 
+/** What the `relogin` update answers. */
+export interface ReloginResult {
+  ok: boolean;
+  state: SessionState;
+  reason: string;
+}
+
 /** Facts about a connection that are safe to put into workflow history. */
 export interface ConnectionFacts {
   connectionId: string;

@@ -8,7 +8,7 @@ import { startConnectionWorkflows } from '../../infra/embeddedStack';
 import { DEMO_CONNECTIONS } from '../../infra/demo/demoSetup';
 import { sessionWorkflowId } from '../../src/session/ids';
 import type { SessionStatus } from '../../src/session/sessionStatus';
-import { statusQuery } from '../../workflows/messages';
+import { reloginUpdate, statusQuery } from '../../workflows/messages';
 import { simControl, startTestStack, waitFor, type TestStack } from '../support/testStack';
 
 jest.setTimeout(300_000);
@@ -158,4 +158,15 @@ test('when the simulator ends the session, the workflow logs in again without he
     });
     return Number((await rs.json<{ n: string }>())[0].n) >= 2;
   }, 60_000);
+});
+
+test('the relogin update performs a fresh browser login and answers once the session is usable', async () => {
+  const sim = stack.sims.get(paper.pod)!;
+  await waitUsable(paper.username);
+  const loginsBefore = (await simControl<SimStats>(sim, 'GET', '/sim/control/stats')).logins[paper.username]?.ok ?? 0;
+  const handle = stack.client.workflow.getHandle(sessionWorkflowId(paper.username));
+  const result = await handle.executeUpdate(reloginUpdate);
+  expect(result).toEqual({ ok: true, state: 'usable', reason: expect.any(String) });
+  const loginsAfter = (await simControl<SimStats>(sim, 'GET', '/sim/control/stats')).logins[paper.username]?.ok ?? 0;
+  expect(loginsAfter).toBe(loginsBefore + 1);
 });
