@@ -127,7 +127,7 @@ export function writeClickHouseConfig(opts: EmbeddedClickHouseOptions): string {
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <max_connections>1024</max_connections>
-  <keep_alive_timeout>10</keep_alive_timeout>
+  <keep_alive_timeout>3</keep_alive_timeout>
   <max_concurrent_queries>100</max_concurrent_queries>
   <mark_cache_size>268435456</mark_cache_size>
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
@@ -203,6 +203,16 @@ const INSTANCE_ID_FILE = 'ibflow-instance-id';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Resolves true if `promise` settles within `ms`, false otherwise; leaves no timer behind. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Writes the config, spawns the server (stdout/stderr to dataDir/logs/stdout.log, stderr.log) and
  * resolves once `/ping` answers. Rejects — after killing the process — if it exits early or does
@@ -265,7 +275,7 @@ export async function startEmbeddedClickHouse(opts: EmbeddedClickHouseOptions): 
       process.removeListener('exit', onParentExit);
       if (exited !== null) return;
       child.kill('SIGTERM');
-      const graceful = await Promise.race([exitPromise.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+      const graceful = await within(exitPromise, STOP_GRACE_MS);
       if (!graceful && exited === null) {
         log(`clickhouse-server pid ${child.pid} did not stop within ${STOP_GRACE_MS} ms; sending SIGKILL`);
         child.kill('SIGKILL');
@@ -300,7 +310,7 @@ export async function startEmbeddedClickHouse(opts: EmbeddedClickHouseOptions): 
       if (answer !== null && answer.trim() === instanceId && exited === null) break;
       if (answer !== null && answer.trim() !== instanceId) {
         // Someone else answers on our port; ours will fail to bind and exit — report that.
-        await Promise.race([exitPromise, sleep(5_000)]);
+        await within(exitPromise, 5_000);
         if (exited === null) await stop();
         throw describeFailure(`another server already answers on ${url}`);
       }

@@ -81,7 +81,9 @@ export function parseDepthTopic(topic: string): DepthTopic | null {
 function show(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === 'bigint' ? `${value}n` : value === undefined ? 'undefined' : JSON.stringify(value);
+    if (typeof value === 'bigint') text = `${value}n`;
+    else if (typeof value === 'number' || value === undefined) text = String(value);
+    else text = JSON.stringify(value) ?? String(value);
   } catch {
     text = String(value);
   }
@@ -91,52 +93,162 @@ function show(value: unknown): string {
 // A decimal number: optional sign, digits with optional `,` thousands groups, optional fraction.
 const NUMBER_TEXT = /^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?$|^[+-]?\.\d+$/;
 
-/** Parses a numeric field (number or numeric string); throws naming `field`. */
-function parseNumber(value: unknown, field: string): number {
+const POWERS_OF_TEN = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/**
+ * Parses decimal text, NaN if it is not one. The fast path scans plain `[+-]digits[.digits]`
+ * without allocating and, for up to 15 significant digits, computes mantissa / 10^k, which is
+ * exactly the correctly rounded value (both operands are exact doubles). Anything with commas or
+ * surrounding blanks goes through the strict regex.
+ */
+function parseDecimalText(value: string): number {
+  const len = value.length;
+  let i = 0;
+  let negative = false;
+  const first = value.charCodeAt(0);
+  if (first === 43 /* + */) i = 1;
+  else if (first === 45 /* - */) {
+    negative = true;
+    i = 1;
+  }
+  let digits = 0;
+  let mantissa = 0;
+  let fractionDigits = 0;
+  let dot = false;
+  for (; i < len; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      digits++;
+      mantissa = mantissa * 10 + (c - 48);
+      if (dot) fractionDigits++;
+    } else if (c === 46 && !dot) dot = true;
+    else return parseDecimalTextSlow(value);
+  }
+  if (digits === 0) return Number.NaN;
+  if (digits > 15) return +value;
+  const n = fractionDigits === 0 ? mantissa : mantissa / POWERS_OF_TEN[fractionDigits]!;
+  return negative ? -n : n;
+}
+
+function parseDecimalTextSlow(value: string): number {
+  const text = value.trim();
+  if (!NUMBER_TEXT.test(text)) return Number.NaN;
+  return Number(text.includes(',') ? text.replace(/,/g, '') : text);
+}
+
+/** A path like `data[2].price`, built only when an error needs it. */
+function fieldPath(index: number, key: string): string {
+  return key === '' ? `data[${index}]` : `data[${index}].${key}`;
+}
+
+/** Parses a numeric field (number or numeric string); throws naming the field. */
+function parseNumber(value: unknown, index: number, key: string): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new DepthFrameError(field, `${show(value)} is not a finite number`);
-    return value;
+    if (value - value === 0) return value; // finite
+    throw new DepthFrameError(fieldPath(index, key), `${show(value)} is not a finite number`);
   }
   if (typeof value === 'string') {
-    const text = value.trim();
-    if (NUMBER_TEXT.test(text)) {
-      const n = Number(text.includes(',') ? text.replace(/,/g, '') : text);
-      if (Number.isFinite(n)) return n;
-    }
+    const n = parseDecimalText(value);
+    if (n - n === 0) return n;
   }
-  throw new DepthFrameError(field, `${show(value)} is not a number`);
+  throw new DepthFrameError(fieldPath(index, key), `${show(value)} is not a number`);
+}
+
+function isBlankString(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
+  }
+  return true;
 }
 
 function isEmpty(value: unknown): boolean {
-  return value === undefined || value === null || (typeof value === 'string' && value.trim() === '');
+  return value === undefined || value === null || (typeof value === 'string' && isBlankString(value));
 }
 
-/** A size: non-negative; null when the field is empty or missing. */
-function parseSize(value: unknown, field: string): number | null {
-  if (isEmpty(value)) return null;
-  const n = parseNumber(value, field);
-  if (n < 0) throw new DepthFrameError(field, `${show(value)} is negative`);
+/** A size: non-negative; -1 when the field is empty or missing. */
+function parseSize(value: unknown, index: number, key: string): number {
+  if (value === undefined || value === null) return -1;
+  if (typeof value === 'string' && isBlankString(value)) return -1;
+  const n = parseNumber(value, index, key);
+  if (n < 0) throw new DepthFrameError(fieldPath(index, key), `${show(value)} is negative`);
   return n;
 }
 
-interface Entry {
-  price: number;
-  size: number;
-}
-
-function byPriceAscending(a: Entry, b: Entry): number {
-  return a.price - b.price;
-}
-
-function byPriceDescending(a: Entry, b: Entry): number {
-  return b.price - a.price;
+/**
+ * Sorts parallel price/size arrays by price (stable insertion sort: ladders are short and arrive
+ * nearly ordered, in one direction or the other).
+ */
+function sortEntries(prices: number[], sizes: number[], descending: boolean): void {
+  const n = prices.length;
+  for (let i = 1; i < n; i++) {
+    const p = prices[i]!;
+    const s = sizes[i]!;
+    let j = i - 1;
+    if (descending) {
+      while (j >= 0 && prices[j]! < p) {
+        prices[j + 1] = prices[j]!;
+        sizes[j + 1] = sizes[j]!;
+        j--;
+      }
+    } else {
+      while (j >= 0 && prices[j]! > p) {
+        prices[j + 1] = prices[j]!;
+        sizes[j + 1] = sizes[j]!;
+        j--;
+      }
+    }
+    prices[j + 1] = p;
+    sizes[j + 1] = s;
+  }
 }
 
 function checkContext(ctx: DepthFrameContext | GapMarkerContext): void {
   if (typeof ctx.receivedNs !== 'bigint' || ctx.receivedNs < 0n) throw new DepthFrameError('ctx.receivedNs', `${show(ctx.receivedNs)} is not a non-negative bigint`);
-  for (const key of ['connection', 'pod', 'streamId'] as const) {
-    if (typeof ctx[key] !== 'string') throw new DepthFrameError(`ctx.${key}`, `${show(ctx[key])} is not a string`);
+  if (typeof ctx.connection !== 'string') throw new DepthFrameError('ctx.connection', `${show(ctx.connection)} is not a string`);
+  if (typeof ctx.pod !== 'string') throw new DepthFrameError('ctx.pod', `${show(ctx.pod)} is not a string`);
+  if (typeof ctx.streamId !== 'string') throw new DepthFrameError('ctx.streamId', `${show(ctx.streamId)} is not a string`);
+}
+
+// One-entry cache: a stream sends the same topic over and over.
+let lastTopic = '';
+let lastParsedTopic: DepthTopic | null = null;
+
+function parseTopicCached(topic: string): DepthTopic | null {
+  if (topic !== lastTopic || lastParsedTopic === null) {
+    lastParsedTopic = parseDepthTopic(topic);
+    lastTopic = topic;
   }
+  return lastParsedTopic;
+}
+
+/** Writes one side's rows into `out` from index `at`; returns the index after them. */
+function appendRows(
+  out: DepthRow[],
+  at: number,
+  ctx: DepthFrameContext,
+  conid: number,
+  side: BookSide,
+  prices: number[],
+  sizes: number[],
+): number {
+  const { receivedNs, connection, pod, streamId, seq } = ctx;
+  for (let level = 0; level < prices.length; level++) {
+    out[at++] = {
+      receivedNs,
+      connection,
+      pod,
+      conid,
+      streamId,
+      seq,
+      kind: 'snapshot',
+      side,
+      level,
+      price: prices[level]!,
+      size: sizes[level]!,
+    };
+  }
+  return at;
 }
 
 /**
@@ -150,88 +262,73 @@ export function normaliseDepthFrame(frame: unknown, ctx: DepthFrameContext): Dep
     throw new DepthFrameError('frame', `${show(frame)} is not an object`);
   }
   const f = frame as Record<string, unknown>;
+  if (f.error !== undefined) throw new DepthFrameError('error', `the gateway sent an error frame: ${show(f.error)}`);
   if (typeof f.topic !== 'string') throw new DepthFrameError('topic', `${show(f.topic)} is not a string`);
-  const topic = parseDepthTopic(f.topic);
+  const topic = parseTopicCached(f.topic);
   if (topic === null) throw new DepthFrameError('topic', `${show(f.topic)} is not sbd+ACCOUNT+CONID[+EXCHANGE]`);
   const data = f.data;
   if (!Array.isArray(data)) throw new DepthFrameError('data', `${show(data)} is not an array`);
 
-  const bids: Entry[] = [];
-  const asks: Entry[] = [];
-  const trades: Entry[] = [];
+  const bidPrices: number[] = [];
+  const bidSizes: number[] = [];
+  const askPrices: number[] = [];
+  const askSizes: number[] = [];
+  const tradePrices: number[] = [];
+  const tradeSizes: number[] = [];
   for (let i = 0; i < data.length; i++) {
     const item: unknown = data[i];
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      throw new DepthFrameError(`data[${i}]`, `${show(item)} is not an object`);
+      throw new DepthFrameError(fieldPath(i, ''), `${show(item)} is not an object`);
     }
     const r = item as Record<string, unknown>;
-    if (r.row !== undefined && r.row !== null && !(Number.isInteger(r.row) && (r.row as number) >= 0)) {
-      throw new DepthFrameError(`data[${i}].row`, `${show(r.row)} is not a non-negative integer`);
+    const rowIndex = r.row;
+    if (rowIndex !== undefined && rowIndex !== null && !(Number.isInteger(rowIndex) && (rowIndex as number) >= 0)) {
+      throw new DepthFrameError(fieldPath(i, 'row'), `${show(rowIndex)} is not a non-negative integer`);
     }
-    const bidSize = parseSize(r.bid, `data[${i}].bid`);
-    const askSize = parseSize(r.ask, `data[${i}].ask`);
+    const bidSize = parseSize(r.bid, i, 'bid');
+    const askSize = parseSize(r.ask, i, 'ask');
     const rawPrice = r.price;
 
+    let price: number;
     if (typeof rawPrice === 'string' && rawPrice.includes('@')) {
       // "size @ price": the last trade.
       const at = rawPrice.indexOf('@');
-      const sizeText = rawPrice.slice(0, at);
-      const priceText = rawPrice.slice(at + 1);
-      if (priceText.includes('@')) throw new DepthFrameError(`data[${i}].price`, `${show(rawPrice)} is not "size @ price"`);
-      let tradeSize: number;
-      let tradePrice: number;
-      try {
-        tradeSize = parseNumber(sizeText, `data[${i}].price`);
-        tradePrice = parseNumber(priceText, `data[${i}].price`);
-      } catch {
-        throw new DepthFrameError(`data[${i}].price`, `${show(rawPrice)} is not "size @ price"`);
+      const tradeSize = parseDecimalText(rawPrice.slice(0, at).trim());
+      price = parseDecimalText(rawPrice.slice(at + 1).trim());
+      if (!(tradeSize - tradeSize === 0) || !(price - price === 0)) {
+        throw new DepthFrameError(fieldPath(i, 'price'), `${show(rawPrice)} is not "size @ price"`);
       }
-      if (tradeSize < 0) throw new DepthFrameError(`data[${i}].price`, `${show(rawPrice)} has a negative size`);
-      trades.push({ price: tradePrice, size: tradeSize });
-      if (bidSize !== null) bids.push({ price: tradePrice, size: bidSize });
-      if (askSize !== null) asks.push({ price: tradePrice, size: askSize });
-      continue;
-    }
-
-    if (isEmpty(rawPrice)) {
-      if (bidSize !== null || askSize !== null) throw new DepthFrameError(`data[${i}].price`, `${show(rawPrice)} is missing but the row has a size`);
+      if (tradeSize < 0) throw new DepthFrameError(fieldPath(i, 'price'), `${show(rawPrice)} has a negative size`);
+      tradePrices.push(price);
+      tradeSizes.push(tradeSize);
+    } else if (isEmpty(rawPrice)) {
+      if (bidSize >= 0 || askSize >= 0) {
+        throw new DepthFrameError(fieldPath(i, 'price'), `${show(rawPrice)} is missing but the row has a size`);
+      }
       continue; // a blank ladder row
+    } else {
+      price = parseNumber(rawPrice, i, 'price');
     }
-    const price = parseNumber(rawPrice, `data[${i}].price`);
-    if (bidSize !== null) bids.push({ price, size: bidSize });
-    if (askSize !== null) asks.push({ price, size: askSize });
+    if (bidSize >= 0) {
+      bidPrices.push(price);
+      bidSizes.push(bidSize);
+    }
+    if (askSize >= 0) {
+      askPrices.push(price);
+      askSizes.push(askSize);
+    }
   }
 
-  // Array.prototype.sort is stable: equal prices keep frame order.
-  bids.sort(byPriceDescending);
-  asks.sort(byPriceAscending);
+  if (bidPrices.length > 0x10000) throw new DepthFrameError('data', `${bidPrices.length} bid entries exceed the 65,536 levels a side can hold`);
+  if (askPrices.length > 0x10000) throw new DepthFrameError('data', `${askPrices.length} ask entries exceed the 65,536 levels a side can hold`);
+  if (tradePrices.length > 0x10000) throw new DepthFrameError('data', `${tradePrices.length} trade entries exceed the 65,536 levels a side can hold`);
+  sortEntries(bidPrices, bidSizes, true);
+  sortEntries(askPrices, askSizes, false);
 
-  for (const [name, entries] of [['bid', bids], ['ask', asks], ['trade', trades]] as const) {
-    if (entries.length > 0x10000) throw new DepthFrameError('data', `${entries.length} ${name} entries exceed the 65,536 levels a side can hold`);
-  }
-  const rows: DepthRow[] = new Array(bids.length + asks.length + trades.length);
-  let n = 0;
-  const emit = (side: BookSide, entries: Entry[]): void => {
-    for (let level = 0; level < entries.length; level++) {
-      const e = entries[level]!;
-      rows[n++] = {
-        receivedNs: ctx.receivedNs,
-        connection: ctx.connection,
-        pod: ctx.pod,
-        conid: topic.conid,
-        streamId: ctx.streamId,
-        seq: ctx.seq,
-        kind: 'snapshot',
-        side,
-        level,
-        price: e.price,
-        size: e.size,
-      };
-    }
-  };
-  emit('bid', bids);
-  emit('ask', asks);
-  emit('trade', trades);
+  const rows: DepthRow[] = new Array<DepthRow>(bidPrices.length + askPrices.length + tradePrices.length);
+  let n = appendRows(rows, 0, ctx, topic.conid, 'bid', bidPrices, bidSizes);
+  n = appendRows(rows, n, ctx, topic.conid, 'ask', askPrices, askSizes);
+  appendRows(rows, n, ctx, topic.conid, 'trade', tradePrices, tradeSizes);
   return rows;
 }
 

@@ -134,7 +134,7 @@ export class DepthSink {
     let i = 0;
     while (i < rows.length) {
       if (this.open === null) {
-        this.open = new DepthRowBinaryWriter(Math.min(this.maxRows, rows.length - i) * 80 + 256);
+        this.open = new DepthRowBinaryWriter(Math.min(this.maxRows, Math.max(1024, rows.length - i)) * 64);
         this.openTimer = setTimeout(() => {
           this.openTimer = null;
           this.seal();

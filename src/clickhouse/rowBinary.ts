@@ -8,8 +8,9 @@
  * Strings are an unsigned LEB128 byte length followed by UTF-8 bytes; numbers are little-endian.
  *
  * One buffer is grown by doubling while rows are written; numbers go through a DataView, which V8
- * inlines, and strings that repeat from the previous row (connection, pod, stream id nearly always
- * do) are copied from where they were last written instead of being encoded again.
+ * inlines. Rows of one frame share everything up to `seq` (date … seq, the "head"): when a row's
+ * head equals the previous row's, those bytes are copied from it instead of being encoded again;
+ * strings that repeat across frames (connection, pod, stream id) are copied likewise.
  */
 import type { BookSide, DepthRow, DepthRowKind } from '../book/depthRow';
 
@@ -41,6 +42,8 @@ const MAX_DATE_DAYS = 0xffff;
 const TWO_POW_32 = 0x1_0000_0000;
 /** Fixed-width bytes per row: Date 2 + UInt64 8 + UInt32 4 + UInt64 8 + 2×Enum8 1 + UInt16 2 + 2×Float64 8. */
 const FIXED_BYTES_PER_ROW = 2 + 8 + 4 + 8 + 1 + 1 + 2 + 8 + 8;
+/** kind, side, level, price, size. */
+const TAIL_BYTES = 1 + 1 + 2 + 8 + 8;
 
 /** Thrown for a row that cannot be stored; the message names the row and field. */
 export class DepthRowEncodeError extends RangeError {
@@ -63,8 +66,9 @@ export function validateDepthRow(row: DepthRow, index = 0): void {
   const { conid, seq, level, price, size } = row;
   if (!Number.isInteger(conid) || conid < 0 || conid >= TWO_POW_32) fail(index, 'conid', conid);
   if (!Number.isSafeInteger(seq) || seq < 0) fail(index, 'seq', seq);
-  if (KIND_CODES[row.kind] === undefined || !Object.hasOwn(KIND_CODES, row.kind)) fail(index, 'kind', row.kind);
-  if (SIDE_CODES[row.side] === undefined || !Object.hasOwn(SIDE_CODES, row.side)) fail(index, 'side', row.side);
+  const { kind, side } = row;
+  if (kind !== 'snapshot' && kind !== 'update' && kind !== 'gap') fail(index, 'kind', kind);
+  if (side !== 'bid' && side !== 'ask' && side !== 'trade' && side !== 'none') fail(index, 'side', side);
   if (!Number.isInteger(level) || level < 0 || level > 0xffff) fail(index, 'level', level);
   if (typeof price !== 'number' || !Number.isFinite(price)) fail(index, 'price', price);
   if (typeof size !== 'number' || !Number.isFinite(size)) fail(index, 'size', size);
@@ -102,6 +106,10 @@ export class DepthRowBinaryWriter {
   private dayStartNs = 1n;
   private dayEndNs = 0n;
   private dayNumber = 0;
+  // Head cache: the previous row and where its head bytes are.
+  private prevRow: DepthRow | null = null;
+  private prevHeadStart = 0;
+  private prevHeadLength = 0;
 
   constructor(initialBytes = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
@@ -134,15 +142,20 @@ export class DepthRowBinaryWriter {
     } catch (err) {
       this.offset = startOffset;
       this.rowCount = startRows;
-      // Cached string positions may point into the rolled-back region.
+      // Cached positions may point into the rolled-back region.
       for (const slot of this.slots) slot.value = undefined;
+      this.prevRow = null;
       throw err;
     }
   }
 
-  /** The encoded bytes (a view of the writer's buffer; the writer must not be written to afterwards). */
+  /**
+   * The encoded bytes. A view of the writer's buffer when that is mostly used, else a right-sized
+   * copy (so a small batch waiting in a queue does not pin a large buffer). Do not write afterwards.
+   */
   finish(): Buffer {
-    return this.buf.subarray(0, this.offset);
+    const used = this.buf.subarray(0, this.offset);
+    return this.offset >= this.buf.length / 2 ? used : Buffer.from(used);
   }
 
   private ensure(extra: number): void {
@@ -157,6 +170,53 @@ export class DepthRowBinaryWriter {
   }
 
   private writeRow(row: DepthRow): void {
+    const prev = this.prevRow;
+    let o: number;
+    if (
+      prev !== null &&
+      row.seq === prev.seq &&
+      row.conid === prev.conid &&
+      row.receivedNs === prev.receivedNs &&
+      row.streamId === prev.streamId &&
+      row.connection === prev.connection &&
+      row.pod === prev.pod
+    ) {
+      const length = this.prevHeadLength;
+      this.ensure(length + TAIL_BYTES);
+      const start = this.prevHeadStart;
+      o = this.offset;
+      if (length <= 128) {
+        // Four bytes at a time through the DataView (integers: no NaN canonicalisation), then the rest.
+        const view = this.view;
+        const words = length & ~3;
+        let k = 0;
+        for (; k < words; k += 4) view.setUint32(o + k, view.getUint32(start + k));
+        const buf = this.buf;
+        for (; k < length; k++) buf[o + k] = buf[start + k]!;
+      } else {
+        this.buf.copyWithin(o, start, start + length);
+      }
+      this.prevHeadStart = o;
+      o += length;
+    } else {
+      o = this.writeHead(row);
+    }
+    this.prevRow = row;
+    const view = this.view;
+    const kind = row.kind;
+    const side = row.side;
+    // Same codes as KIND_CODES / SIDE_CODES, spelled out: faster than a keyed lookup.
+    view.setInt8(o, kind === 'snapshot' ? 1 : kind === 'update' ? 2 : 3);
+    view.setInt8(o + 1, side === 'bid' ? 1 : side === 'ask' ? 2 : side === 'trade' ? 3 : 0);
+    view.setUint16(o + 2, row.level, true);
+    view.setFloat64(o + 4, row.price, true);
+    view.setFloat64(o + 12, row.size, true);
+    this.offset = o + TAIL_BYTES;
+    this.rowCount++;
+  }
+
+  /** Writes date … seq at the current offset (room for the tail included); returns where the tail goes. */
+  private writeHead(row: DepthRow): number {
     const connection = row.connection;
     const pod = row.pod;
     const streamId = row.streamId;
@@ -171,7 +231,8 @@ export class DepthRowBinaryWriter {
       this.dayStartNs = day * NS_PER_DAY;
       this.dayEndNs = this.dayStartNs + NS_PER_DAY;
     }
-    let o = this.offset;
+    const start = this.offset;
+    let o = start;
     view.setUint16(o, this.dayNumber, true);
     view.setBigUint64(o + 2, ns, true);
     o = this.writeString(o + 10, connection, this.slots[0]);
@@ -181,13 +242,10 @@ export class DepthRowBinaryWriter {
     const seq = row.seq;
     view.setUint32(o, seq % TWO_POW_32, true);
     view.setUint32(o + 4, Math.floor(seq / TWO_POW_32), true);
-    view.setInt8(o + 8, KIND_CODES[row.kind]);
-    view.setInt8(o + 9, SIDE_CODES[row.side]);
-    view.setUint16(o + 10, row.level, true);
-    view.setFloat64(o + 12, row.price, true);
-    view.setFloat64(o + 20, row.size, true);
-    this.offset = o + 28;
-    this.rowCount++;
+    o += 8;
+    this.prevHeadStart = start;
+    this.prevHeadLength = o - start;
+    return o;
   }
 
   /** Writes LEB128 length + UTF-8 bytes at `o`; returns the offset after them. */

@@ -18,7 +18,6 @@ const STRING_ESCAPES: Record<string, string> = {
 };
 
 // Backslash, quote, and every C0 control character plus DEL.
-// eslint-disable-next-line no-control-regex
 const STRING_SPECIALS = /[\\'\u0000-\u001f\u007f]/g;
 
 function escapeChar(ch: string): string {
@@ -46,7 +45,6 @@ export function quoteIdentifier(name: string): string {
 }
 
 // Control characters other than NUL inside identifiers (NUL is refused above).
-// eslint-disable-next-line no-control-regex
 const STRING_SPECIALS_IDENT = /[\u0001-\u001f\u007f]/g;
 
 /** `database`.`table`, both quoted. */

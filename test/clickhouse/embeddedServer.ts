@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../../infra/clickhouse/embeddedClickHouse';
 import { freePort } from '../../src/util/freePort';
 
@@ -13,6 +13,7 @@ export interface TestClickHouse {
   dataDir: string;
   httpPort: number;
   tcpPort: number;
+  /** Tests that restart the server put the new one here so cleanup stops it. */
   /** Stops the server, closes the client, removes the temp dir. */
   cleanup(): Promise<void>;
 }
@@ -22,8 +23,10 @@ export async function startTestClickHouse(): Promise<TestClickHouse> {
   const httpPort = await freePort();
   const tcpPort = await freePort();
   const server = await startEmbeddedClickHouse({ dataDir, httpPort, tcpPort });
-  const client = createClient({ url: server.url });
-  return {
+  // The client's own logger prints every failed request; tests that stop the server on purpose
+  // would flood the output.
+  const client = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
+  const handle: TestClickHouse = {
     server,
     client,
     dataDir,
@@ -31,10 +34,12 @@ export async function startTestClickHouse(): Promise<TestClickHouse> {
     tcpPort,
     async cleanup() {
       await client.close().catch(() => undefined);
-      await server.stop();
+      // Tests may have replaced `server` with a restarted one: stop whichever is current.
+      await handle.server.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return handle;
 }
 
 /** A database name no other test uses. */

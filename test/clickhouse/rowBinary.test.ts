@@ -72,6 +72,15 @@ describe('encodeDepthRows', () => {
     expect(writer.rows).toBe(1000);
   });
 
+  it('copies shared heads (rows of one frame) byte-exactly, short and long', () => {
+    for (const connection of ['c', 'long-'.repeat(40)]) {
+      const frame = (seq: number) => [0, 1, 2].map((level) => ({ ...row, connection, seq, level, side: 'bid' as const, price: 100 - level }));
+      const rows = [...frame(1), ...frame(2), { ...row, connection }, ...frame(3)];
+      const oneByOne = Buffer.concat(rows.map((r) => encodeDepthRows([r])));
+      expect(encodeDepthRows(rows).equals(oneByOne)).toBe(true);
+    }
+  });
+
   it.each([
     ['conid', { conid: -1 }],
     ['conid', { conid: 2 ** 32 }],
