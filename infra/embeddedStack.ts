@@ -14,6 +14,7 @@ import { ensureDemoSetup, writeDemoSimUsers } from './demo/demoSetup';
 import { PROJECT_ROOT } from './projectPaths';
 import { Supervisor, type SupervisorEvent } from './supervisor';
 import { startTemporalDevServer, temporalPaths } from './temporal/devServer';
+import { freePort } from '../src/util/freePort';
 
 export interface EmbeddedStackOptions {
   stateDir: string;
@@ -86,10 +87,10 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
       await writeDemoSimUsers(stateDir, pod);
       await supervisor.start({
         name: `gateway ${pod.pod} (simulated)`,
-        start: () =>
+        start: async () =>
           startLoggedChild({
             command: process.execPath,
-            args: [CLI, 'sim', '--port', String(pod.gatewayPort), '--state-dir', join(stateDir, 'sim'), '--users', pod.usersFile],
+            args: [CLI, 'sim', '--port', String(pod.gatewayPort), '--control-port', String(await freePort()), '--state-dir', join(stateDir, 'sim'), '--users', pod.usersFile],
             logFile: join(logs, `sim-${pod.pod}.log`),
             readyWhen: /listening on/,
           }),
@@ -151,6 +152,7 @@ export async function startConnectionWorkflows(config: IbflowConfig, progress: (
             keepaliveIntervalMs: config.session.keepaliveIntervalMs,
             maxFailedLoginsPerDay: config.session.maxFailedLoginsPerDay,
             competingCooldownMs: config.session.competingCooldownMs,
+            ...(config.session.maintenance ? { maintenance: config.session.maintenance } : {}),
           },
         ],
         workflowIdConflictPolicy: 'USE_EXISTING',

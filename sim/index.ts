@@ -1,4 +1,7 @@
 /** The simulated IBKR Client Portal Gateway (see docs/simulator.md). */
 export type { SimHandle, SimulatorOptions, SimUser } from './types';
+export type { SimStatsSnapshot, SubscriptionStats, LoginStats } from './simStats';
+export type { SimConf } from './confFile';
 export { startSimulator } from './startSimulator';
 export { loadUsersFile } from './usersFile';
+export { loadSimConfFile } from './confFile';

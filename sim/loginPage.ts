@@ -185,3 +185,20 @@ export const LOGIN_PAGE_HTML = `<!DOCTYPE html>
 </body>
 </html>
 `;
+
+/**
+ * The login page after an (injected) redesign: same look, but the ids, names and classes automation
+ * relies on are gone. Served by the control plane's `page-change` login fault.
+ */
+export const CHANGED_LOGIN_PAGE_HTML = (() => {
+  const cut = LOGIN_PAGE_HTML.indexOf('<script>');
+  const markup = LOGIN_PAGE_HTML.slice(0, cut)
+    .replace(/xyz-field-username/g, 'login-user-2')
+    .replace(/name="username"/g, 'name="login_user"')
+    .replace(/xyz-field-password/g, 'login-pass-2')
+    .replace(/name="password"/g, 'name="login_pass"')
+    .replace(/xyz-button-login/g, 'login-submit-2')
+    .replace(/xyzform-username/g, 'loginform-2')
+    .replace(/toggle1/g, 'mode-switch-2');
+  return `${markup}<script>/* page changed: the login script is not wired to these elements */</script>\n</body>\n</html>\n`;
+})();

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseBody, parseCookies, readBody, sendHtml, sendJson, sendText } from './httpUtil';
-import { LOGIN_PAGE_HTML } from './loginPage';
+import type { Faults } from './faults';
+import type { LockoutStore } from './lockoutStore';
+import { CHANGED_LOGIN_PAGE_HTML, LOGIN_PAGE_HTML } from './loginPage';
 import type { LoginTransactions } from './loginTransactions';
 import type { SessionStore } from './sessionStore';
 import { UNKNOWN_USER_BUCKET, type SimStats } from './simStats';
@@ -19,6 +21,10 @@ export const LOGIN_ERRORS = {
   paperSelectedForLiveUser:
     'You have selected the Paper Trading Account Mode, but the specified user is a Live Account user. Please select the correct Login mode.',
   transactionExpired: 'Your login session has expired. Please log in again.',
+  // Made up: IBKR's wording for a locked user is not on record.
+  locked: 'This account is temporarily locked because of too many failed login attempts. Please try again later or contact Client Services.',
+  // Made up: what the page says during the weekly maintenance window.
+  maintenance: 'The system is unavailable due to scheduled maintenance. Please try again later.',
 } as const;
 
 const TX_COOKIE = 'ibsim_tx';
@@ -29,6 +35,8 @@ export interface LoginDeps {
   totp: TotpVerifier;
   sessions: SessionStore;
   stats: SimStats;
+  lockouts: LockoutStore;
+  faults: Faults;
   secureCookies: boolean;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -41,7 +49,9 @@ export async function handleLoginRoute(deps: LoginDeps, req: IncomingMessage, re
     return true;
   }
   if (path === '/sso/Login' && req.method === 'GET') {
-    sendHtml(res, 200, LOGIN_PAGE_HTML, { 'Cache-Control': 'no-store' });
+    const changed = deps.faults.takeLogin(['page-change']) !== undefined;
+    if (changed) deps.log('login fault injected', { kind: 'page-change' });
+    sendHtml(res, 200, changed ? CHANGED_LOGIN_PAGE_HTML : LOGIN_PAGE_HTML, { 'Cache-Control': 'no-store' });
     return true;
   }
   if (path === '/sso/Authenticator' && req.method === 'POST') {
@@ -61,9 +71,14 @@ function txCookie(deps: LoginDeps, token: string, maxAgeS: number): string {
   return `${TX_COOKIE}=${token}; Path=/sso; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${deps.secureCookies ? '; Secure' : ''}`;
 }
 
-function failed(deps: LoginDeps, user: SimUser | undefined, reason: string): void {
+/** Counts a refused attempt; credential and code failures also count towards the user's lock. */
+function failed(deps: LoginDeps, user: SimUser | undefined, reason: string, countsForLock = false): void {
   deps.stats.login(user ? user.username : UNKNOWN_USER_BUCKET, false);
   deps.log('login failed', { username: user ? user.username : UNKNOWN_USER_BUCKET, reason });
+  if (user && countsForLock && deps.lockouts.recordFailure(user.username)) {
+    deps.stats.lockout(user.username);
+    deps.log('user locked', { username: user.username });
+  }
 }
 
 function needsSecondFactor(user: SimUser): boolean {
@@ -84,9 +99,14 @@ async function authenticate(deps: LoginDeps, req: IncomingMessage, res: ServerRe
       sendJson(res, 200, { status: 'restart', message: LOGIN_ERRORS.transactionExpired });
       return;
     }
+    if (deps.lockouts.isLocked(tx.user.username)) {
+      deps.stats.lockedAttempt(tx.user.username);
+      sendJson(res, 200, { status: 'error', message: LOGIN_ERRORS.locked });
+      return;
+    }
     const ok = await deps.totp.check(tx.user.username, tx.user.totpSecret, String(code).trim());
     if (!ok) {
-      failed(deps, tx.user, 'second factor');
+      failed(deps, tx.user, 'second factor', true);
       sendJson(res, 200, { status: 'error', message: LOGIN_ERRORS.badSecondFactor });
       return;
     }
@@ -99,8 +119,30 @@ async function authenticate(deps: LoginDeps, req: IncomingMessage, res: ServerRe
   const password = typeof body.password === 'string' ? body.password : '';
   const paperSelected = isTruthy(body.paper);
   const user = deps.users.get(username);
+  const fault = deps.faults.takeLogin(['wrong-password', 'timeout']);
+  if (fault === 'timeout') {
+    // Never answered: the client's own timeout ends it (or the simulator's close).
+    deps.log('login fault injected', { kind: fault });
+    return;
+  }
+  if (fault === 'wrong-password') {
+    deps.log('login fault injected', { kind: fault });
+    failed(deps, user, 'injected');
+    sendJson(res, 200, { status: 'error', message: LOGIN_ERRORS.badCredentials });
+    return;
+  }
+  if (deps.sessions.maintenanceActive()) {
+    sendJson(res, 200, { status: 'error', message: LOGIN_ERRORS.maintenance });
+    return;
+  }
+  if (user && deps.lockouts.isLocked(user.username)) {
+    deps.stats.lockedAttempt(user.username);
+    deps.log('login refused: user locked', { username: user.username });
+    sendJson(res, 200, { status: 'error', message: LOGIN_ERRORS.locked });
+    return;
+  }
   if (!user || user.password !== password) {
-    failed(deps, user, 'credentials');
+    failed(deps, user, 'credentials', true);
     sendJson(res, 200, { status: 'error', message: LOGIN_ERRORS.badCredentials });
     return;
   }
@@ -130,6 +172,7 @@ function dispatch(deps: LoginDeps, req: IncomingMessage, res: ServerResponse, bo
     return;
   }
   deps.transactions.consume(tx.token);
+  deps.lockouts.recordSuccess(tx.user.username);
   deps.sessions.login(tx.user);
   deps.stats.login(tx.user.username, true);
   deps.log('login succeeded', { username: tx.user.username, mode: tx.user.mode });

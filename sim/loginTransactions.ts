@@ -16,9 +16,12 @@ const TTL_MS = 5 * 60_000;
 export class LoginTransactions {
   private readonly byToken = new Map<string, LoginTransaction>();
 
+  /** `now` is the sim clock. */
+  constructor(private readonly now: () => number = Date.now) {}
+
   create(user: SimUser, complete: boolean): LoginTransaction {
     this.prune();
-    const tx: LoginTransaction = { token: newOpaqueToken(), user, createdAt: Date.now(), complete };
+    const tx: LoginTransaction = { token: newOpaqueToken(), user, createdAt: this.now(), complete };
     this.byToken.set(tx.token, tx);
     return tx;
   }
@@ -26,7 +29,7 @@ export class LoginTransactions {
   get(token: string | undefined): LoginTransaction | undefined {
     if (!token) return undefined;
     const tx = this.byToken.get(token);
-    if (tx && Date.now() - tx.createdAt > TTL_MS) {
+    if (tx && this.now() - tx.createdAt > TTL_MS) {
       this.byToken.delete(token);
       return undefined;
     }
@@ -39,7 +42,7 @@ export class LoginTransactions {
   }
 
   private prune(): void {
-    const now = Date.now();
+    const now = this.now();
     for (const [token, tx] of this.byToken) if (now - tx.createdAt > TTL_MS) this.byToken.delete(token);
   }
 }

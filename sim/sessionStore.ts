@@ -1,10 +1,13 @@
+import { inMaintenance, resetPeriod, type DailyResetRule, type MaintenanceRule } from './calendarRules';
 import { newSessionId, userIdFor } from './ids';
+import type { SessionRegistry } from './sessionRegistry';
+import type { SimClock } from './simClock';
 import type { SimUser } from './types';
 
 export type DropKind = 'bridge' | 'expire' | 'competing' | 'logout';
 
 /** Why an SSO session ended; pushed to that user's websockets. */
-export type SsoEndReason = 'logout' | 'expire' | 'idle' | 'competing' | 'replaced';
+export type SsoEndReason = 'logout' | 'expire' | 'idle' | 'competing' | 'replaced' | 'maxAge' | 'reset' | 'maintenance';
 
 export type SessionEvent =
   | { type: 'bridgeOpened'; username: string }
@@ -18,36 +21,62 @@ export interface UserSession {
   /** The tickle `session`, also the websocket session id; constant for the session's life. */
   readonly sessionId: string;
   readonly userId: number;
+  /** Sim-clock ms of the login. */
   readonly authTime: number;
+  /** Daily-reset period the session was opened in (see calendarRules.resetPeriod). */
+  readonly resetPeriod: string;
   lastAccessed: number;
   bridge: boolean;
   competing: boolean;
-  bridgeTimer?: NodeJS.Timeout;
-  competingTimer?: NodeJS.Timeout;
+  /** Sim-clock ms at which the bridge opens by itself; undefined when not scheduled. */
+  bridgeAt?: number;
+  /** Sim-clock ms at which a competing session is lost. */
+  competingUntil?: number;
+}
+
+export interface RandomDropRule {
+  /** Expected drops per session per simulated hour. */
+  ratePerHour: number;
+  kind: DropKind;
 }
 
 export interface SessionStoreOptions {
+  clock: SimClock;
+  registry: SessionRegistry;
   authDelayMs: number;
   idleTimeoutMs: number;
   competingDelayMs: number;
+  maxAgeMs: number;
+  dailyReset: DailyResetRule | null;
+  maintenance: MaintenanceRule | null;
+  randomDrop: RandomDropRule | null;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
+
+/** Real-time period of the rule sweep, and of reading the shared session registry. */
+const SWEEP_MS = 25;
+const REGISTRY_POLL_MS = 200;
 
 /**
  * All SSO sessions of this simulated gateway, keyed by username. Like the real gateway, which
  * keeps the IBKR cookies itself, the user of the latest browser login is the gateway's
  * "current" user: cookie-less REST and websocket clients act as that user.
+ * Every time rule runs on the sim clock in one sweep (every 25 ms real, and at once when the clock
+ * is advanced).
  */
 export class SessionStore {
   private readonly sessions = new Map<string, UserSession>();
   private readonly listeners: ((e: SessionEvent) => void)[] = [];
-  private readonly idleSweeper: NodeJS.Timeout;
+  private readonly sweeper: NodeJS.Timeout;
+  private lastSweep: number;
+  private lastRegistryPoll = 0;
   /** Username of the latest successful login; null until the first one. */
   currentUsername: string | null = null;
 
   constructor(private readonly opts: SessionStoreOptions) {
-    const every = Math.max(20, Math.min(1000, Math.floor(opts.idleTimeoutMs / 4)));
-    this.idleSweeper = setInterval(() => this.expireIdle(), every);
+    this.lastSweep = opts.clock.now();
+    this.sweeper = setInterval(() => this.sweep(false), SWEEP_MS);
+    opts.clock.onAdvance(() => this.sweep(true));
   }
 
   onEvent(listener: (e: SessionEvent) => void): void {
@@ -58,27 +87,42 @@ export class SessionStore {
     for (const l of this.listeners) l(e);
   }
 
+  now(): number {
+    return this.opts.clock.now();
+  }
+
+  maintenanceActive(): boolean {
+    return this.opts.maintenance !== null && inMaintenance(this.now(), this.opts.maintenance);
+  }
+
   /** A completed browser login: replaces any session of that username, bridge opens after authDelay. */
   login(user: SimUser): UserSession {
     if (this.sessions.has(user.username)) this.end(user.username, 'replaced');
-    const now = Date.now();
+    const now = this.now();
     const session: UserSession = {
       user,
       sessionId: newSessionId(),
       userId: userIdFor(user.username),
       authTime: now,
+      resetPeriod: this.opts.dailyReset ? resetPeriod(now, this.opts.dailyReset) : '',
       lastAccessed: now,
       bridge: false,
       competing: false,
     };
     this.sessions.set(user.username, session);
     this.currentUsername = user.username;
+    // The login takes the username's brokerage session from wherever else it is open.
+    this.opts.registry.claim(user.username, now);
     this.scheduleBridge(session, this.opts.authDelayMs);
     return session;
   }
 
   get(username: string): UserSession | undefined {
     return this.sessions.get(username);
+  }
+
+  all(): UserSession[] {
+    return [...this.sessions.values()];
   }
 
   current(): UserSession | undefined {
@@ -92,26 +136,29 @@ export class SessionStore {
 
   /** Any API request keeps the session alive (sliding idle timeout). */
   touch(session: UserSession): void {
-    session.lastAccessed = Date.now();
+    session.lastAccessed = this.now();
   }
 
   ssoExpiresMs(session: UserSession): number {
-    return Math.max(0, this.opts.idleTimeoutMs - (Date.now() - session.lastAccessed));
+    return Math.max(0, this.opts.idleTimeoutMs - (this.now() - session.lastAccessed));
   }
 
   scheduleBridge(session: UserSession, delayMs: number): void {
-    clearTimeout(session.bridgeTimer);
-    session.bridgeTimer = setTimeout(() => this.openBridge(session), delayMs);
+    session.bridgeAt = this.now() + delayMs;
   }
 
-  /** Opens the brokerage session now (ssodh/init, or authDelay after login). */
-  openBridge(session: UserSession): void {
-    clearTimeout(session.bridgeTimer);
-    session.bridgeTimer = undefined;
+  /**
+   * Opens the brokerage session now (ssodh/init, or authDelay after login). With `compete`
+   * (ssodh/init) it also takes the username back from another simulator or an external login.
+   */
+  openBridge(session: UserSession, compete = false): void {
+    session.bridgeAt = undefined;
     if (this.sessions.get(session.user.username) !== session) return; // ended meanwhile
+    if (compete && (session.competing || this.opts.registry.takenOver(session.user.username))) {
+      this.opts.registry.claim(session.user.username, this.now());
+    }
     // Opening with compete:true takes the brokerage session back, ending a pending competing loss.
-    clearTimeout(session.competingTimer);
-    session.competingTimer = undefined;
+    session.competingUntil = undefined;
     session.competing = false;
     if (session.bridge) return;
     session.bridge = true;
@@ -119,24 +166,23 @@ export class SessionStore {
     this.emit({ type: 'bridgeOpened', username: session.user.username });
   }
 
-  /** Fault injection from the control plane. Returns false if the user has no session. */
+  /** Fault injection (control plane, random drops, competing logins). Returns false if the user has no session. */
   drop(username: string, kind: DropKind): boolean {
     const session = this.sessions.get(username);
     if (!session) return false;
-    this.opts.log('session drop injected', { username, kind });
+    this.opts.log('session drop', { username, kind });
     switch (kind) {
       case 'bridge':
         // SSO stays; the bridge is NOT reopened automatically (ssodh/init or reauthenticate fixes it).
-        clearTimeout(session.bridgeTimer);
-        session.bridgeTimer = undefined;
+        session.bridgeAt = undefined;
         session.bridge = false;
         this.emit({ type: 'bridgeLost', username });
         return true;
       case 'competing':
         if (session.competing) return true;
         session.competing = true;
+        session.competingUntil = this.now() + this.opts.competingDelayMs;
         this.emit({ type: 'competing', username });
-        session.competingTimer = setTimeout(() => this.end(username, 'competing'), this.opts.competingDelayMs);
         return true;
       case 'expire':
       case 'logout':
@@ -145,30 +191,59 @@ export class SessionStore {
     }
   }
 
+  /** The daily reset, now: every session ends. Returns the usernames that had one. */
+  resetAll(reason: SsoEndReason = 'reset'): string[] {
+    const names = [...this.sessions.keys()];
+    for (const username of names) this.end(username, reason);
+    return names;
+  }
+
   /** Ends the SSO session (and with it the bridge). */
   end(username: string, reason: SsoEndReason): void {
     const session = this.sessions.get(username);
     if (!session) return;
-    clearTimeout(session.bridgeTimer);
-    clearTimeout(session.competingTimer);
     this.sessions.delete(username);
+    // After a competing loss the username belongs to the other side; otherwise give it up.
+    if (reason !== 'competing' && reason !== 'replaced') this.opts.registry.release(username);
     this.opts.log('session ended', { username, reason });
     this.emit({ type: 'ssoEnded', username, reason });
   }
 
-  private expireIdle(): void {
-    const now = Date.now();
+  /** Applies every time rule at the sim clock's now. */
+  sweep(force: boolean): void {
+    const now = this.now();
+    const elapsed = Math.max(0, now - this.lastSweep);
+    this.lastSweep = now;
+    const realNow = Date.now();
+    const pollRegistry = force || realNow - this.lastRegistryPoll >= REGISTRY_POLL_MS;
+    if (pollRegistry) this.lastRegistryPoll = realNow;
+    const maintenance = this.maintenanceActive();
+    const { dailyReset, randomDrop } = this.opts;
+    const period = dailyReset ? resetPeriod(now, dailyReset) : '';
     for (const s of [...this.sessions.values()]) {
-      if (now - s.lastAccessed >= this.opts.idleTimeoutMs) this.end(s.user.username, 'idle');
+      const username = s.user.username;
+      if (s.competingUntil !== undefined && now >= s.competingUntil) this.end(username, 'competing');
+      else if (now - s.lastAccessed >= this.opts.idleTimeoutMs) this.end(username, 'idle');
+      else if (now - s.authTime >= this.opts.maxAgeMs) this.end(username, 'maxAge');
+      else if (dailyReset && period !== s.resetPeriod) this.end(username, 'reset');
+      else if (maintenance) this.end(username, 'maintenance');
+      if (this.sessions.get(username) !== s) continue;
+      if (s.bridgeAt !== undefined && now >= s.bridgeAt) this.openBridge(s);
+      if (randomDrop && randomDrop.ratePerHour > 0 && elapsed > 0) {
+        const p = 1 - Math.exp(-randomDrop.ratePerHour * (elapsed / 3_600_000));
+        if (Math.random() < p) this.drop(username, randomDrop.kind);
+      }
+      if (pollRegistry && this.sessions.get(username) === s && !s.competing && this.opts.registry.takenOver(username)) {
+        this.opts.log('competing login elsewhere', { username });
+        this.drop(username, 'competing');
+      }
     }
   }
 
   close(): void {
-    clearInterval(this.idleSweeper);
-    for (const s of this.sessions.values()) {
-      clearTimeout(s.bridgeTimer);
-      clearTimeout(s.competingTimer);
-    }
+    clearInterval(this.sweeper);
+    // The sessions die with this gateway; the usernames are free again for the others.
+    for (const username of this.sessions.keys()) this.opts.registry.release(username);
     this.sessions.clear();
   }
 }

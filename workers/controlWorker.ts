@@ -2,6 +2,7 @@ import { createClient } from '@clickhouse/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createControlActivities } from '../activities';
 import type { IbflowConfig } from '../src/config/schema';
+import { startWorkerOps } from '../src/health/workerOps';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
 import { CONTROL_TASK_QUEUE } from '../src/session/ids';
@@ -12,6 +13,8 @@ export interface ControlWorkerOptions {
   log?: Logger;
   /** A prebuilt bundle (tests build it once); otherwise workflows/ is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Serve /metrics, /healthz and /readyz on this port (0 = any free port); off when undefined. */
+  metricsPort?: number;
 }
 
 /** Runs the workflows (anywhere in the cluster) and the activities that need no gateway. */
@@ -29,8 +32,12 @@ export async function startControlWorker(opts: ControlWorkerOptions): Promise<Ru
     activities: createControlActivities({ config: opts.config, clickhouse, log }),
     shutdownGraceTime: '5 seconds',
   });
+  const ops = opts.metricsPort === undefined ? null : await startWorkerOps({ port: opts.metricsPort, workerName: 'control', worker });
+  if (ops) log.info({ metrics: `${ops.url}/metrics` }, 'metrics, /healthz and /readyz listening');
   log.info({ taskQueue: CONTROL_TASK_QUEUE }, 'control worker polling');
   const done = worker.run().finally(async () => {
+    ops?.markStopping();
+    await ops?.close();
     await clickhouse.close();
     await connection.close();
   });

@@ -5,6 +5,7 @@ import { createPodActivities } from '../activities';
 import { DepthSink } from '../src/clickhouse/depthSink';
 import type { IbflowConfig } from '../src/config/schema';
 import { GatewayClient } from '../src/gateway/gatewayClient';
+import { startWorkerOps } from '../src/health/workerOps';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
 import { SecretResolver } from '../src/secrets/secretResolver';
@@ -16,6 +17,8 @@ export interface PodWorkerOptions {
   config: () => IbflowConfig;
   log?: Logger;
   env?: NodeJS.ProcessEnv;
+  /** Serve /metrics, /healthz and /readyz on this port (0 = any free port); off when undefined. */
+  metricsPort?: number;
 }
 
 export interface RunningWorker {
@@ -75,8 +78,12 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     maxConcurrentActivityTaskExecutions: 50,
     shutdownGraceTime: '5 seconds',
   });
+  const ops = opts.metricsPort === undefined ? null : await startWorkerOps({ port: opts.metricsPort, workerName: `pod-${opts.pod}`, worker });
+  if (ops) log.info({ metrics: `${ops.url}/metrics` }, 'metrics, /healthz and /readyz listening');
   log.info({ taskQueue: podTaskQueue(opts.pod) }, 'pod worker polling');
   const done = worker.run().finally(async () => {
+    ops?.markStopping();
+    await ops?.close();
     await sink.close().catch((err: Error) => log.error({ error: err.message }, 'sink close failed'));
     for (const g of gateways.values()) g.close();
     await clickhouse.close();

@@ -12,6 +12,7 @@ import {
 import { backoffDelayMs } from './backoff';
 import { failureOf } from './failureOf';
 import { loginBudgetExhausted, recentFailedLogins } from './loginBudget';
+import { activeMaintenanceWindow, DEFAULT_MAINTENANCE, type MaintenanceCalendar } from './maintenance';
 import {
   forceReloginSignal,
   pauseSignal,
@@ -38,6 +39,10 @@ export interface SessionWorkflowInput {
   keepaliveIntervalMs?: number;
   maxFailedLoginsPerDay?: number;
   competingCooldownMs?: number;
+  /** IBKR's reset and maintenance windows; default: North America (see workflows/maintenance.ts). */
+  maintenance?: MaintenanceCalendar;
+  /** How long one keepalive activity runs before handing back (it writes no history meanwhile). */
+  keepaliveMaxDurationMs?: number;
   carried?: CarriedSessionState;
 }
 
@@ -59,6 +64,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   const keepaliveIntervalMs = input.keepaliveIntervalMs ?? 60_000;
   const maxFailedLoginsPerDay = input.maxFailedLoginsPerDay ?? 3;
   const competingCooldownMs = input.competingCooldownMs ?? 120_000;
+  const maintenance = input.maintenance ?? DEFAULT_MAINTENANCE;
+  const keepaliveMaxDurationMs = input.keepaliveMaxDurationMs ?? 6 * 60 * 60 * 1000;
   const carried: CarriedSessionState = input.carried ?? { failedLoginsAtMs: [], lastTotpStep: null, lastLoginAt: null, paused: false };
 
   const status: SessionStatus = {
@@ -218,14 +225,39 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     }
   }
 
+  /**
+   * A gateway that drops every new session at once would otherwise get a fresh login each time:
+   * sessions that lived less than a minute count, and the next login waits a growing backoff.
+   */
+  let shortLivedSessions = 0;
+  const SHORT_LIVED_MS = 60_000;
+
+  async function waitAfterShortLivedSessions(): Promise<void> {
+    if (shortLivedSessions === 0) return;
+    const delay = backoffDelayMs(shortLivedSessions, Math.random);
+    setState('reconnecting', `the last session lasted under a minute (${shortLivedSessions}× in a row); waiting before logging in again`, new Date(Date.now() + delay).toISOString());
+    await pauseFor(delay);
+  }
+
   /** Runs the keepalive until it reports trouble or a signal interrupts it. */
   async function keepAliveUntilTrouble(): Promise<void> {
+    const usableSince = Date.now();
+    try {
+      await keepAliveOnce();
+    } finally {
+      const troubled = status.state !== 'usable'; // a keepalive refresh leaves the state as it was
+      if (troubled && Date.now() - usableSince < SHORT_LIVED_MS && !forceLogin && !paused && !stopRequested) shortLivedSessions++;
+      else if (Date.now() - usableSince >= 5 * SHORT_LIVED_MS) shortLivedSessions = 0;
+    }
+  }
+
+  async function keepAliveOnce(): Promise<void> {
     sessionLostReason = null;
     status.lastTickleAt = new Date().toISOString();
     const scope = new wf.CancellationScope();
     try {
       const outcome = await scope.run(() => {
-        const ended = keeper.keepAlive(connectionId, { intervalMs: keepaliveIntervalMs }).then((r: KeepaliveEnded) => ({ kind: 'ended' as const, r }));
+        const ended = keeper.keepAlive(connectionId, { intervalMs: keepaliveIntervalMs, maxDurationMs: keepaliveMaxDurationMs }).then((r: KeepaliveEnded) => ({ kind: 'ended' as const, r }));
         const interrupted = wf
           .condition(() => forceLogin || paused || stopRequested || sessionLostReason !== null)
           .then(() => ({ kind: 'interrupted' as const }));
@@ -235,6 +267,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       });
       if (outcome.kind === 'ended') {
         if (outcome.r.lastTickleAt) status.lastTickleAt = outcome.r.lastTickleAt;
+        if (outcome.r.reason === 'refresh') return; // healthy: the loop checks and starts the next keepalive
         const why = {
           not_authenticated: 'gateway says the brokerage session is no longer authenticated',
           competing: 'a login elsewhere (TWS, mobile, web or another gateway) took the session',
@@ -251,6 +284,21 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     } finally {
       scope.cancel();
     }
+  }
+
+  /**
+   * Inside an IBKR reset or maintenance window drops are expected and logins fail by design: do
+   * not spend the login budget, wait for the window to end (plus jitter), then log in afresh.
+   * Returns false when no window is active.
+   */
+  async function waitOutMaintenance(): Promise<boolean> {
+    const window = activeMaintenanceWindow(Date.now(), maintenance);
+    if (!window) return false;
+    const resumeAt = window.endsAtMs + Math.round(Math.random() * 60_000);
+    setState('unavailable', `IBKR ${window.name} until ${new Date(window.endsAtMs).toISOString()}; a fresh login follows`, new Date(resumeAt).toISOString());
+    await pauseFor(resumeAt - Date.now());
+    if (!stopRequested && !paused && Date.now() >= window.endsAtMs) forceLogin = true;
+    return true;
   }
 
   /** Never fight a human's login: wait a cool-down before taking the session back. */
@@ -274,7 +322,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         await pauseFor(delay);
         return;
       }
-      await waitForHuman(`${failure.type}: ${failure.message}`);
+      const recent = recentFailedLogins(carried.failedLoginsAtMs, Date.now()).length;
+      const budget = failure.type === FailureType.TotpRejected ? `${recent} failed logins in 24 h (budget ${maxFailedLoginsPerDay}); ` : '';
+      await waitForHuman(`${budget}${failure.type}: ${failure.message}`);
       return;
     }
     status.failures++;
@@ -311,6 +361,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         continue;
       }
       const check = await gateway.checkSession(connectionId);
+      if (check.kind !== 'usable' && (await waitOutMaintenance())) continue;
       switch (check.kind) {
         case 'usable':
           status.failures = 0;
@@ -322,7 +373,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           await gateway.openBrokerageSession(connectionId, { compete: true });
           break;
         case 'sso_gone':
-          await login();
+          await waitAfterShortLivedSessions();
+          if (!forceLogin && !paused && !stopRequested) await login();
           break;
         case 'competing':
           await coolDownAfterCompeting('a human or another program logged in elsewhere');
@@ -330,6 +382,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           break;
       }
     } catch (err) {
+      if (await waitOutMaintenance()) continue;
       await handleFailure(err);
     }
   }

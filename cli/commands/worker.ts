@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { defaultConfigPath, loadConfig } from '../../src/config/loadConfig';
 import { startControlWorker } from '../../workers/controlWorker';
 import { startPodWorker, type RunningWorker } from '../../workers/podWorker';
+import { parsePort } from './sim';
+
+const metricsPortOption = ['--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: $IBFLOW_METRICS_PORT, else off)', (v: string) => parsePort(v, '--metrics-port')] as const;
+const envMetricsPort = () => (process.env.IBFLOW_METRICS_PORT ? parsePort(process.env.IBFLOW_METRICS_PORT, 'IBFLOW_METRICS_PORT') : undefined);
 
 /** `ibflow worker control|pod`: the worker processes (started by `up`, or by k8s/compose). */
 export function registerWorkerCommand(program: Command): void {
@@ -10,18 +14,20 @@ export function registerWorkerCommand(program: Command): void {
     .command('control')
     .description('Workflows and gateway-free activities (task queue ibflow-control)')
     .option('--config <file>', 'config file', defaultConfigPath())
-    .action(async (opts: { config: string }) => {
+    .option(...metricsPortOption)
+    .action(async (opts: { config: string; metricsPort?: number }) => {
       loadConfig(opts.config); // fail fast with a clear message
-      await runUntilSignal(await startControlWorker({ config: () => loadConfig(opts.config) }));
+      await runUntilSignal(await startControlWorker({ config: () => loadConfig(opts.config), metricsPort: opts.metricsPort ?? envMetricsPort() }));
     });
   worker
     .command('pod')
     .description('Gateway activities and the depth stream of one pod (task queue ibflow-pod-<pod>)')
     .requiredOption('--pod <name>', 'pod name; its connections are those with this `pod` in config')
     .option('--config <file>', 'config file', defaultConfigPath())
-    .action(async (opts: { pod: string; config: string }) => {
+    .option(...metricsPortOption)
+    .action(async (opts: { pod: string; config: string; metricsPort?: number }) => {
       loadConfig(opts.config);
-      await runUntilSignal(await startPodWorker({ pod: opts.pod, config: () => loadConfig(opts.config) }));
+      await runUntilSignal(await startPodWorker({ pod: opts.pod, config: () => loadConfig(opts.config), metricsPort: opts.metricsPort ?? envMetricsPort() }));
     });
 }
 

@@ -53,6 +53,8 @@ export function ensureDemoSetup(stateDir: string, ports: DemoPorts): { configPat
   const config = {
     temporal: { address: `127.0.0.1:${ports.temporalPort}`, namespace: 'default' },
     clickhouse: { url: `http://127.0.0.1:${ports.clickhouseHttpPort}`, database: 'ibflow' },
+    // The simulator keeps no reset calendar unless told to, so neither does the demo.
+    session: { maintenance: { daily: [], weekly: [] } },
     connections: DEMO_CONNECTIONS.map((c, i) => ({
       id: c.id,
       mode: c.mode,

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { IbflowConfigSchema, type IbflowConfig, type ConnectionConfig } from './schema';
+import type { z } from 'zod';
+import { IbflowConfigSchema, KNOWN_FIELDS, type IbflowConfig, type ConnectionConfig } from './schema';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -16,25 +17,119 @@ export function defaultConfigPath(): string {
   return process.env.IBFLOW_CONFIG ?? resolve(defaultStateDir(), 'ibflow.yaml');
 }
 
+type OverrideKind = 'string' | 'number' | 'boolean';
+
+/**
+ * Environment variables that override single config fields (they win over the file). Handy for
+ * containers: the same file, different addresses per environment.
+ */
+export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; kind: OverrideKind }[] = [
+  { env: 'IBFLOW_TEMPORAL_ADDRESS', path: ['temporal', 'address'], kind: 'string' },
+  { env: 'IBFLOW_TEMPORAL_NAMESPACE', path: ['temporal', 'namespace'], kind: 'string' },
+  { env: 'IBFLOW_CLICKHOUSE_URL', path: ['clickhouse', 'url'], kind: 'string' },
+  { env: 'IBFLOW_CLICKHOUSE_DATABASE', path: ['clickhouse', 'database'], kind: 'string' },
+  { env: 'IBFLOW_CLICKHOUSE_USERNAME', path: ['clickhouse', 'username'], kind: 'string' },
+  { env: 'IBFLOW_CLICKHOUSE_PASSWORD_REF', path: ['clickhouse', 'passwordRef'], kind: 'string' },
+  { env: 'IBFLOW_BROWSER_EXECUTABLE_PATH', path: ['browser', 'executablePath'], kind: 'string' },
+  { env: 'IBFLOW_BROWSER_HEADLESS', path: ['browser', 'headless'], kind: 'boolean' },
+  { env: 'IBFLOW_BROWSER_LOGIN_TIMEOUT_MS', path: ['browser', 'loginTimeoutMs'], kind: 'number' },
+  { env: 'IBFLOW_SESSION_KEEPALIVE_INTERVAL_MS', path: ['session', 'keepaliveIntervalMs'], kind: 'number' },
+  { env: 'IBFLOW_SESSION_MAX_FAILED_LOGINS_PER_DAY', path: ['session', 'maxFailedLoginsPerDay'], kind: 'number' },
+  { env: 'IBFLOW_SESSION_COMPETING_COOLDOWN_MS', path: ['session', 'competingCooldownMs'], kind: 'number' },
+];
+
+function convert(value: string, kind: OverrideKind): unknown {
+  const v = value.trim();
+  if (kind === 'string') return v;
+  if (kind === 'boolean') return /^(true|1|yes)$/i.test(v) ? true : /^(false|0|no)$/i.test(v) ? false : v;
+  return v !== '' && Number.isFinite(Number(v)) ? Number(v) : v; // a non-number stays a string: zod names it
+}
+
+/**
+ * Applies IBFLOW_* overrides to raw (parsed YAML) config; returns the new object and which paths
+ * came from which variable (so errors can name the variable instead of the file).
+ */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): { raw: Record<string, unknown>; fromEnv: Map<string, string> } {
+  const out: Record<string, unknown> = { ...raw };
+  const fromEnv = new Map<string, string>();
+  for (const o of ENV_OVERRIDES) {
+    const value = Object.hasOwn(env, o.env) ? env[o.env] : undefined;
+    if (value === undefined || value === '') continue;
+    const [section, field] = o.path;
+    const current = out[section];
+    const base = current && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>) : {};
+    out[section] = { ...base, [field]: convert(value, o.kind) };
+    fromEnv.set(o.path.join('.'), o.env);
+  }
+  return { raw: out, fromEnv };
+}
+
+function closest(key: string): string | null {
+  const lower = key.toLowerCase().replace(/[_-]/g, '');
+  for (const k of KNOWN_FIELDS) if (k.toLowerCase() === lower) return k;
+  let best: string | null = null;
+  let bestD = 3;
+  for (const k of KNOWN_FIELDS) {
+    const d = editDistance(lower, k.toLowerCase());
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** One `path: message` line per issue, in words that say what to change. Never echoes values. */
+export function formatIssue(issue: z.core.$ZodIssue, fromEnv: Map<string, string> = new Map()): string {
+  const path = issue.path.length ? issue.path.join('.') : '(root)';
+  const env = fromEnv.get(path);
+  const where = env ? `${path} (from ${env})` : path;
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    message = issue.keys
+      .map((k) => {
+        const hint = closest(k);
+        return `unknown field "${k}"${hint ? ` — did you mean "${hint}"?` : ' — remove it'}`;
+      })
+      .join('; ');
+  } else if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
+    message = `is required (expected ${issue.expected})`;
+  } else if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) {
+    message = `must be ${issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`} (${issue.message.replace(/^Invalid input: /, '')})`;
+  }
+  return `  ${where}: ${message}`;
+}
+
 /** Validates raw config; the error lists every problem as `path: message`. */
-export function parseConfig(raw: unknown, source = 'config'): IbflowConfig {
+export function parseConfig(raw: unknown, source = 'config', fromEnv: Map<string, string> = new Map()): IbflowConfig {
   const result = IbflowConfigSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const path = issue.path.length ? issue.path.join('.') : '(root)';
-      return `  ${path}: ${issue.message}`;
-    });
+    const lines = result.error.issues.map((issue) => formatIssue(issue, fromEnv));
     throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
   }
   return result.data;
 }
 
-export function loadConfig(path = defaultConfigPath()): IbflowConfig {
+/** Reads the raw YAML document of a config file (no defaults, no overrides). */
+export function readRawConfig(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    const hint = code === 'ENOENT' ? ' (create it with `ibflow connection add`, or pass --config / set IBFLOW_CONFIG)' : '';
+    throw new ConfigError(`cannot read config ${path}: ${code}${hint}`);
   }
   let raw: unknown;
   try {
@@ -42,12 +137,25 @@ export function loadConfig(path = defaultConfigPath()): IbflowConfig {
   } catch (err) {
     throw new ConfigError(`config ${path} is not valid YAML: ${(err as Error).message}`);
   }
-  const withDefaults = { stateDir: dirname(resolve(path)), ...(raw as object) };
-  return parseConfig(withDefaults, path);
+  if (raw === null || raw === undefined) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`config ${path} is invalid:\n  (root): must be a mapping of sections (temporal, clickhouse, connections, …), not a ${Array.isArray(raw) ? 'list' : typeof raw}`);
+  }
+  return raw as Record<string, unknown>;
+}
+
+/** Loads a YAML config, applies IBFLOW_* environment overrides and validates it. */
+export function loadConfig(path = defaultConfigPath(), env: NodeJS.ProcessEnv = process.env): IbflowConfig {
+  const raw = readRawConfig(path);
+  const { raw: overridden, fromEnv } = applyEnvOverrides({ stateDir: dirname(resolve(path)), ...raw }, env);
+  return parseConfig(overridden, path, fromEnv);
 }
 
 export function findConnection(config: IbflowConfig, connectionId: string): ConnectionConfig {
   const found = config.connections.find((c) => c.id === connectionId);
-  if (!found) throw new ConfigError(`unknown connection "${connectionId}"`);
+  if (!found) {
+    const known = config.connections.map((c) => c.id).join(', ') || 'none';
+    throw Object.assign(new ConfigError(`unknown connection "${connectionId}" (configured: ${known})`), { notFound: true });
+  }
   return found;
 }

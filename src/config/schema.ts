@@ -3,36 +3,94 @@ import { z } from 'zod';
 /** Hosts for which `verifyTls: false` is acceptable: the gateway's self-signed certificate on loopback. */
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1', '[::1]'] as const;
 
+/** `gcp:projects/<project>/secrets/<secret>` with an optional `/versions/<n|latest>`. */
+export const GCP_SECRET_REF = /^gcp:projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/secrets\/[A-Za-z0-9_-]{1,255}(\/versions\/(latest|[1-9][0-9]*))?$/;
+const FILE_OR_ENV_REF = /^(file|env):[A-Za-z0-9_.\/-]+$/;
+
+export const SECRET_REF_HINT =
+  'must look like "file:<name>" (the 0600 secret file), "env:<VARIABLE>" (or <VARIABLE>_FILE) or ' +
+  '"gcp:projects/<project>/secrets/<secret>"; put the secret itself into a store, never into the config ' +
+  '(e.g. `ibflow connection add` or `ibflow connection rotate-code`)';
+
 /**
  * A reference to a secret, never the secret itself: `file:<name>` (the 0600 secret file in the
- * state dir) or `env:<VARIABLE>` (also reads `<VARIABLE>_FILE`).
+ * state dir), `env:<VARIABLE>` (also reads `<VARIABLE>_FILE`) or `gcp:projects/P/secrets/S`
+ * (Google Secret Manager, latest version unless `/versions/N` is given).
  */
 export const SecretRefSchema = z
-  .string()
-  .regex(/^(file|env):[A-Za-z0-9_.\/-]+$/, 'must look like "file:<name>" or "env:<VARIABLE>"')
+  .string({ error: (iss) => (iss.input === undefined ? 'is required: a secret reference such as "file:<id>/password"' : SECRET_REF_HINT) })
+  .refine((ref) => FILE_OR_ENV_REF.test(ref) || GCP_SECRET_REF.test(ref), SECRET_REF_HINT)
   .describe('Reference to a secret in a secret store; the value itself never appears in config.');
 
-export const InstrumentSchema = z.object({
-  conid: z.number().int().positive().describe('IBKR contract id, e.g. 265598 for AAPL.'),
+/**
+ * The gateway must be on the same host/pod as the pod worker (it only accepts local clients):
+ * loopback (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`) or a single-label name that resolves
+ * inside the pod (a sidecar alias such as `ibgateway`). Dotted names and other addresses are refused.
+ */
+export function isLocalGatewayHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === '::1') return true;
+  if (/^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host)) return host.split('.').every((p) => Number(p) <= 255);
+  if (/^\d+$/.test(host)) return false; // a bare number is an IPv4 address in URL syntax
+  return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(host);
+}
+
+const HHMM = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be local time "HH:MM", e.g. "00:15"');
+const ZONE = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as "America/New_York"');
+const WEEKDAY = z.number().int().min(0, 'must be 0 (Sunday) … 6 (Saturday)').max(6, 'must be 0 (Sunday) … 6 (Saturday)');
+
+/** IBKR's maintenance calendar (same shape as workflows/maintenance.ts MaintenanceCalendar). */
+export const MaintenanceSchema = z.strictObject({
+  daily: z.array(z.strictObject({ zone: ZONE, start: HHMM, end: HHMM })).default([]),
+  weekly: z.array(z.strictObject({ zone: ZONE, startDay: WEEKDAY, start: HHMM, endDay: WEEKDAY, end: HHMM })).default([]),
+});
+
+const NAME_RULE = 'use lower-case letters, digits and dashes, starting with a letter or digit (max 63)';
+
+export const InstrumentSchema = z.strictObject({
+  conid: z
+    .number({ error: 'must be a number: the IBKR contract id, e.g. 265598 for AAPL' })
+    .int('must be a whole number (the IBKR contract id, e.g. 265598)')
+    .positive('must be a positive contract id, e.g. 265598')
+    .max(4_294_967_295, 'is too large for a contract id')
+    .describe('IBKR contract id, e.g. 265598 for AAPL.'),
   exchange: z.string().min(1).optional().describe('Optional exchange for the BookTrader ladder.'),
 });
 
 export const ConnectionSchema = z
-  .object({
+  .strictObject({
     id: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and dashes (max 63)')
+      .string({ error: 'is required: a stable id such as "me-live"' })
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, NAME_RULE)
       .describe('Stable connection id; used in ClickHouse rows and the Temporal Web UI.'),
-    mode: z.enum(['paper', 'live']).describe('Live logins answer a TOTP second factor.'),
-    username: z.string().min(1).describe('IBKR username; one session workflow exists per username.'),
+    mode: z.enum(['paper', 'live'], { error: 'must be "paper" or "live" (live logins answer the authenticator-app code)' }).describe('Live logins answer a TOTP second factor.'),
+    username: z.string({ error: 'is required: the IBKR username' }).min(1, 'must not be empty: the IBKR username').describe('IBKR username; one session workflow exists per username.'),
     passwordRef: SecretRefSchema,
     totpSecretRef: SecretRefSchema.optional().describe('Mobile Authenticator App activation code (live only).'),
-    pod: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).describe('Pod whose local gateway this connection uses.'),
-    gateway: z.object({
-      url: z.string().url().describe('Client Portal Gateway base URL; must be on this pod (loopback).'),
-      verifyTls: z.boolean().default(true).describe('false only for the self-signed gateway on loopback.'),
-    }),
-    instruments: z.array(InstrumentSchema).default([]).describe('Depth subscriptions of this connection.'),
+    pod: z.string({ error: 'is required: the pod whose local gateway this connection uses, e.g. "pod-a"' }).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, `${NAME_RULE}, e.g. "pod-a"`).describe('Pod whose local gateway this connection uses.'),
+    gateway: z.strictObject(
+      {
+        url: z
+          .string({ error: 'is required: the gateway URL, e.g. https://localhost:5000' })
+          .url('must be a URL such as https://localhost:5000')
+          .refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), 'must start with https:// (or http:// for a gateway with listenSsl: false)')
+          .describe('Client Portal Gateway base URL; must be on this pod (loopback or a pod-local name).'),
+        verifyTls: z.boolean({ error: 'must be true or false' }).default(true).describe('false only for the self-signed gateway on loopback.'),
+      },
+      {
+        error: (iss) =>
+          iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'is required: { url: https://localhost:5000, verifyTls: false }' : 'must be a mapping { url, verifyTls }',
+      },
+    ),
+    instruments: z.array(InstrumentSchema, { error: 'must be a list such as [{ conid: 265598 }]' }).default([]).describe('Depth subscriptions of this connection.'),
     account: z.string().min(1).optional().describe('Account for depth subscriptions; default: the first account.'),
   })
   .superRefine((c, ctx) => {
@@ -40,8 +98,11 @@ export const ConnectionSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['totpSecretRef'],
-        message: 'live connections need the authenticator-app activation code (e.g. "file:<id>/totp")',
+        message: `live connections need the authenticator-app activation code: add totpSecretRef: "file:${c.id}/totp" and store the code with \`ibflow connection rotate-code ${c.id}\``,
       });
+    }
+    if (c.mode === 'paper' && c.totpSecretRef) {
+      ctx.addIssue({ code: 'custom', path: ['totpSecretRef'], message: 'paper connections log in without a second factor: remove totpSecretRef or set mode: live' });
     }
     let host = '';
     try {
@@ -49,54 +110,64 @@ export const ConnectionSchema = z
     } catch {
       return; // the url check above reports it
     }
-    if (!c.gateway.verifyTls && !(LOOPBACK_HOSTS as readonly string[]).includes(host)) {
+    if (!isLocalGatewayHost(host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway', 'url'],
+        message:
+          `the gateway must run next to the pod worker (it only accepts local clients): use localhost, 127.0.0.1, ::1 ` +
+          `or a single-label pod-local name such as "ibgateway" (got "${host}")`,
+      });
+    }
+    if (!c.gateway.verifyTls && !(LOOPBACK_HOSTS as readonly string[]).includes(host.toLowerCase())) {
       ctx.addIssue({
         code: 'custom',
         path: ['gateway', 'verifyTls'],
-        message: `verifyTls: false is only allowed for localhost, 127.0.0.1 or ::1 (got "${host}")`,
+        message: `verifyTls: false is only allowed for localhost, 127.0.0.1 or ::1 (got "${host}"); use a trusted certificate or a loopback URL`,
       });
     }
   });
 
 export const IbflowConfigSchema = z
-  .object({
-    stateDir: z.string().min(1).describe('Where state, logs, secrets and screenshots live.'),
+  .strictObject({
+    stateDir: z.string({ error: 'is required: where state, logs and secrets live' }).min(1).describe('Where state, logs, secrets and screenshots live.'),
     temporal: z
-      .object({
-        address: z.string().default('127.0.0.1:7233'),
-        namespace: z.string().default('default'),
+      .strictObject({
+        address: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233').default('127.0.0.1:7233'),
+        namespace: z.string().min(1).default('default'),
       })
       .prefault({}),
     clickhouse: z
-      .object({
-        url: z.string().url().default('http://127.0.0.1:8123'),
-        database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('ibflow'),
+      .strictObject({
+        url: z.string().url('must be a URL such as http://127.0.0.1:8123').default('http://127.0.0.1:8123'),
+        database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, underscore), e.g. ibflow').default('ibflow'),
         username: z.string().default('default'),
         passwordRef: SecretRefSchema.optional(),
       })
       .prefault({}),
     browser: z
-      .object({
-        executablePath: z.string().default('/usr/bin/chromium'),
-        headless: z.boolean().default(true),
+      .strictObject({
+        executablePath: z.string().min(1).default('/usr/bin/chromium'),
+        headless: z.boolean({ error: 'must be true or false' }).default(true),
         loginTimeoutMs: z.number().int().positive().default(60_000),
       })
       .prefault({}),
     session: z
-      .object({
-        keepaliveIntervalMs: z.number().int().min(1000).default(60_000).describe('IBKR asks for /tickle about every minute.'),
-        maxFailedLoginsPerDay: z.number().int().min(1).default(3).describe('Stops before IBKR locks the account.'),
+      .strictObject({
+        keepaliveIntervalMs: z.number().int().min(1000, 'must be at least 1000 (ms); IBKR asks for a tickle about every 60000').default(60_000).describe('IBKR asks for /tickle about every minute.'),
+        maxFailedLoginsPerDay: z.number().int().min(1, 'must be at least 1; IBKR locks accounts after a few failures, 3 is the default').default(3).describe('Stops before IBKR locks the account.'),
         competingCooldownMs: z.number().int().min(0).default(120_000),
+        maintenance: MaintenanceSchema.optional().describe("IBKR's reset/maintenance windows; default: North America (workflows/maintenance.ts)."),
       })
       .prefault({}),
-    connections: z.array(ConnectionSchema).default([]),
+    connections: z.array(ConnectionSchema, { error: 'must be a list of connections' }).default([]),
   })
   .superRefine((cfg, ctx) => {
     const seenIds = new Map<string, number>();
     const seenUsers = new Map<string, number>();
     cfg.connections.forEach((c, i) => {
       if (seenIds.has(c.id)) {
-        ctx.addIssue({ code: 'custom', path: ['connections', i, 'id'], message: `duplicate connection id "${c.id}"` });
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'id'], message: `duplicate connection id "${c.id}" (also connections[${seenIds.get(c.id)}]): pick another id` });
       }
       seenIds.set(c.id, i);
       const user = c.username.toLowerCase();
@@ -110,6 +181,14 @@ export const IbflowConfigSchema = z
       seenUsers.set(user, i);
     });
   });
+
+/** Every field name the schema knows, for "did you mean" hints on unknown keys. */
+export const KNOWN_FIELDS = [
+  'stateDir', 'temporal', 'clickhouse', 'browser', 'session', 'connections', 'address', 'namespace', 'url', 'database', 'username',
+  'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs',
+  'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
+  'id', 'mode', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'instruments', 'account', 'conid', 'exchange',
+] as const;
 
 export type IbflowConfig = z.infer<typeof IbflowConfigSchema>;
 export type ConnectionConfig = z.infer<typeof ConnectionSchema>;

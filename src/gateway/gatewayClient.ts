@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { GatewayError } from './gatewayError';
+import { GatewayPacer } from './gatewayPacer';
 
 export interface AuthStatus {
   authenticated: boolean;
@@ -21,6 +22,8 @@ export interface GatewayClientOptions {
   baseUrl: string;
   verifyTls: boolean;
   timeoutMs?: number;
+  /** Shared by every caller of this gateway in the process; default: IBKR's published limits. */
+  pacer?: GatewayPacer;
 }
 
 interface RawResponse {
@@ -37,8 +40,10 @@ export class GatewayClient {
   private readonly agent: HttpAgent | HttpsAgent;
   private readonly base: URL;
   private readonly timeoutMs: number;
+  private readonly pacer: GatewayPacer;
 
   constructor(readonly opts: GatewayClientOptions) {
+    this.pacer = opts.pacer ?? new GatewayPacer();
     this.base = new URL(opts.baseUrl);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.agent =
@@ -96,7 +101,12 @@ export class GatewayClient {
     }
   }
 
-  private call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RawResponse> {
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RawResponse> {
+    await this.pacer.acquire(path);
+    return this.send(method, path, body);
+  }
+
+  private send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RawResponse> {
     const url = new URL(path, this.base);
     const payload = body === undefined ? (method === 'POST' ? '' : undefined) : JSON.stringify(body);
     const headers: Record<string, string> = { 'User-Agent': 'ibflow' };

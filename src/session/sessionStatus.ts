@@ -53,7 +53,8 @@ export type GatewaySessionCheck =
 
 /** Why a keepalive stopped tickling and handed control back to the workflow. */
 export interface KeepaliveEnded {
-  reason: 'not_authenticated' | 'competing' | 'sso_gone';
+  /** `refresh`: the activity ended itself after its maximum run time; nothing is wrong. */
+  reason: 'not_authenticated' | 'competing' | 'sso_gone' | 'refresh';
   lastTickleAt: string | null;
 }
 

@@ -5,7 +5,7 @@ const PAPER_FOR_LIVE = 'You have selected the Paper Trading Account Mode, but th
 const LIVE_FOR_PAPER = 'You have selected the Live Account Mode, but the specified user is a Paper Trading user. Please select the correct Login mode.';
 
 async function stats(sim: TestSim) {
-  return (await http(sim.url, 'GET', '/sim/control/stats')).json();
+  return (await http(sim.controlUrl, 'GET', '/sim/control/stats')).json();
 }
 
 test('the TOTP engine matches the RFC 6238 SHA1 test vectors', () => {
@@ -32,8 +32,8 @@ describe('browser login flow over plain HTTP', () => {
     expect(dispatcher.status).toBe(200);
     expect(dispatcher.headers['content-type']).toMatch(/^text\/plain/);
     expect(dispatcher.text).toBe('Client login succeeds');
-    expect((await stats(sim)).logins.paperuser).toEqual({ ok: 1, failed: 0 });
-    expect((await http(sim.url, 'GET', '/sim/control/sessions')).json().paperuser).toEqual({ sso: true, bridge: false, competing: false });
+    expect((await stats(sim)).logins.paperuser).toMatchObject({ ok: 1, failed: 0 });
+    expect((await http(sim.controlUrl, 'GET', '/sim/control/sessions')).json().paperuser).toMatchObject({ sso: true, bridge: false, competing: false });
   });
 
   test('wrong password and wrong mode are refused with the page texts and counted as failures', async () => {
@@ -46,9 +46,9 @@ describe('browser login flow over plain HTTP', () => {
     const paperMode = await http(sim.url, 'POST', '/sso/Authenticator', { body: { username: 'liveuser', password: 'live-pw', paper: true } });
     expect(paperMode.json()).toEqual({ status: 'error', message: PAPER_FOR_LIVE });
     const s = await stats(sim);
-    expect(s.logins.paperuser).toEqual({ ok: 0, failed: 2 });
-    expect(s.logins.liveuser).toEqual({ ok: 0, failed: 1 });
-    expect(s.logins['(unknown)']).toEqual({ ok: 0, failed: 1 });
+    expect(s.logins.paperuser).toMatchObject({ ok: 0, failed: 2 });
+    expect(s.logins.liveuser).toMatchObject({ ok: 0, failed: 1 });
+    expect(s.logins['(unknown)']).toMatchObject({ ok: 0, failed: 1 });
     // The password never reaches the log sink.
     expect(JSON.stringify(sim.logs)).not.toContain('paper-pw');
     expect(JSON.stringify(sim.logs)).not.toContain('nope');
@@ -88,7 +88,7 @@ describe('browser login flow over plain HTTP', () => {
     const next = await http(sim.url, 'POST', '/sso/Authenticator', { body: { tx: again.tx, code: totpCode(undefined, +1) } });
     expect(next.json()).toMatchObject({ status: 'ok' });
 
-    expect((await stats(sim)).logins.liveuser).toEqual({ ok: 1, failed: 2 });
+    expect((await stats(sim)).logins.liveuser).toMatchObject({ ok: 1, failed: 2 });
     expect(JSON.stringify(sim.logs)).not.toContain(code);
   });
 

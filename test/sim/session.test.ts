@@ -94,7 +94,7 @@ describe('SSO and brokerage session endpoints', () => {
   test('reauthenticate answers triggered and reopens a lost bridge', async () => {
     await loginViaHttp(sim, PAPER_USER);
     await eventually(async () => (await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).json().authenticated, 3000, 'bridge');
-    await http(sim.url, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'bridge' } });
+    await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'bridge' } });
     expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(400);
     const res = await http(sim.url, 'POST', '/v1/portal/iserver/reauthenticate?force=true');
     expect(res.json()).toEqual({ message: 'triggered' });
@@ -152,7 +152,7 @@ test('idle expiry ends the session; requests keep it alive', async () => {
     }
     await sleep(1000);
     expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(401);
-    expect((await http(sim.url, 'GET', '/sim/control/sessions')).json().paperuser).toEqual({ sso: false, bridge: false, competing: false });
+    expect((await http(sim.controlUrl, 'GET', '/sim/control/sessions')).json().paperuser).toMatchObject({ sso: false, bridge: false, competing: false });
   } finally {
     await sim.stop();
   }

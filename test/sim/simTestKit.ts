@@ -35,6 +35,9 @@ export async function startTestSim(overrides: Partial<SimulatorOptions> = {}): P
     stateDir,
     users: [PAPER_USER, LIVE_USER, MULTI_FACTOR_USER],
     authDelayMs: 150,
+    // Tests poll quickly; pacing has its own tests. No daily reset at an unlucky wall-clock time.
+    pacing: { enabled: false },
+    dailyReset: null,
     log: (msg, fields) => logs.push({ msg, fields }),
     ...overrides,
   });

@@ -1,7 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { http, startTestSim, type TestSim } from './simTestKit';
+import { loadSimConfFile } from '../../sim';
+import { ipAllowed, ipMatches } from '../../sim/ipFilter';
+import { freePort } from '../../src/util/freePort';
+import { http, startTestSim, WsProbe, type TestSim } from './simTestKit';
 
 describe('simulator transport and pre-login behaviour', () => {
   let sim: TestSim;
@@ -120,6 +124,79 @@ describe('simulator without TLS', () => {
     } finally {
       await second.close();
       await first.stop();
+    }
+  });
+});
+
+describe('control plane on its own port', () => {
+  test('control plane answers on controlUrl (plain HTTP); the old /sim/control paths on the gateway are 404 HTML', async () => {
+    const sim = await startTestSim();
+    try {
+      expect(sim.controlUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(sim.controlUrl).not.toBe(sim.url);
+      expect((await http(sim.controlUrl, 'GET', '/sim/control/stats')).json()).toMatchObject({ depth: {}, logins: {} });
+      for (const [method, path] of [['GET', '/sim/control/stats'], ['GET', '/sim/control/sessions'], ['POST', '/sim/control/depth']]) {
+        const res = await http(sim.url, method, path, method === 'POST' ? { body: { paused: true } } : {});
+        expect(res.status).toBe(404);
+        expect(res.text).toContain('Resource not found');
+      }
+      expect((await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: '{"paused":true}', chunked: true })).status).toBe(411);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test('controlPort picks the port', async () => {
+    const port = await freePort();
+    const sim = await startTestSim({ controlPort: port });
+    try {
+      expect(sim.controlUrl).toBe(`http://127.0.0.1:${port}`);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
+
+describe('ips.allow / ips.deny', () => {
+  test('wildcard octets; a rejected address gets 404 Access Denied; websockets bypass the filter', async () => {
+    expect(ipMatches('192.*', '192.168.1.20')).toBe(true);
+    expect(ipMatches('192.*', '10.0.0.1')).toBe(false);
+    expect(ipMatches('10.*.0.1', '10.9.0.1')).toBe(true);
+    expect(ipMatches('127.0.0.1', '::ffff:127.0.0.1')).toBe(true);
+    expect(ipMatches('0:0:0:0:0:0:0:1', '::1')).toBe(true);
+    expect(ipAllowed({ allow: ['192.*'], deny: ['192.168.1.5'] }, '192.168.1.5')).toBe(false);
+    expect(ipAllowed({ deny: ['10.*'] }, '127.0.0.1')).toBe(true);
+
+    const sim = await startTestSim({ ips: { allow: ['192.*', '10.*'] } });
+    try {
+      const res = await http(sim.url, 'GET', '/v1/api/iserver/auth/status');
+      expect(res.status).toBe(404);
+      expect(res.text).toBe('Access Denied');
+      expect((await http(sim.url, 'GET', '/sso/Login')).text).toBe('Access Denied');
+      const ws = await WsProbe.open(sim.url);
+      await ws.waitFor((f) => f.message === 'waiting for session');
+      await ws.close();
+    } finally {
+      await sim.stop();
+    }
+    const denied = await startTestSim({ ips: { allow: ['127.*'], deny: ['127.0.0.*'] } });
+    try {
+      expect((await http(denied.url, 'GET', '/')).status).toBe(404);
+    } finally {
+      await denied.stop();
+    }
+  });
+
+  test('a conf.yaml-like file gives listenPort, listenSsl and ips', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ibflow-sim-conf-'));
+    try {
+      const path = join(dir, 'conf.yaml');
+      writeFileSync(path, ['ip2loc: "US"', 'listenPort: 5000', 'listenSsl: true', 'ips:', '  allow:', '    - 192.*', '    - 127.0.0.1', '  deny:', '    - 212.90.324.10'].join('\n'));
+      expect(loadSimConfFile(path)).toEqual({ listenPort: 5000, listenSsl: true, ips: { allow: ['192.*', '127.0.0.1'], deny: ['212.90.324.10'] } });
+      writeFileSync(path, 'listenPort: "x"');
+      expect(() => loadSimConfFile(path)).toThrow(/listenPort/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

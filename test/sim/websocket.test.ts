@@ -88,7 +88,7 @@ describe('gateway websocket', () => {
     await stale.waitFor((f) => f.topic === 'system' && f.success === 'paperuser');
   });
 
-  test('sbd ladders are well-formed, one per account, ubd stops them, stats match what the client got', async () => {
+  test('sbd ladders are well-formed, several per account, ubd stops them, stats match what the client got', async () => {
     await loginViaHttp(sim, LIVE_USER);
     const ws = await open();
     await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true);
@@ -103,12 +103,17 @@ describe('gateway websocket', () => {
     const lasts = apple.map((f) => f.data[4].price.split(' @ ')[1]);
     expect(new Set(lasts).size).toBeGreaterThan(1);
 
-    // New conid on the same account replaces the ladder.
+    // A second conid on the same account is a second ladder (up to the per-account limit).
     ws.send('sbd+U2222222+756733');
     await ws.waitFor((f) => f.topic === 'sbd+U2222222+756733', 3);
-    const countOld = ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+265598').length;
+    // ubd+ACCT+CONID ends just that ladder.
+    ws.send('ubd+U2222222+756733+{}');
+    await sleep(100);
+    const countOld = ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+756733').length;
     await sleep(150);
-    expect(ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+265598').length).toBe(countOld);
+    expect(ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+756733').length).toBe(countOld);
+    const apples = ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+265598').length;
+    await ws.waitFor((f) => f.topic === 'sbd+U2222222+265598', apples + 2);
 
     // Unsubscribe both forms.
     ws.send('ubd+U2222222');
@@ -119,7 +124,7 @@ describe('gateway websocket', () => {
     expect(ws.frames.filter((f) => String(f.data.topic).startsWith('sbd+')).length).toBe(sbdCount);
 
     // Stats: frames and sizes equal what this client received, per topic.
-    const stats = (await http(sim.url, 'GET', '/sim/control/stats')).json();
+    const stats = (await http(sim.controlUrl, 'GET', '/sim/control/stats')).json();
     const received: Record<string, { frames: number; sizeSum: number }> = {};
     for (const f of ws.frames) {
       if (!String(f.data.topic).startsWith('sbd+') || !f.data.data) continue;
@@ -136,7 +141,7 @@ describe('gateway websocket', () => {
     await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true);
     ws.send('sbd+DU111111+265598');
     await ws.waitFor((f) => f.topic === 'sbd+DU111111+265598', 10);
-    expect((await http(sim.url, 'POST', '/sim/control/depth', { body: { paused: true } })).status).toBe(200);
+    expect((await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: { paused: true } })).status).toBe(200);
     const sbdCount = () => ws.frames.filter((f) => String(f.data.topic).startsWith('sbd+')).length;
     await sleep(200); // frames in flight land
     const atPause = sbdCount();
@@ -144,9 +149,9 @@ describe('gateway websocket', () => {
     expect(sbdCount()).toBe(atPause);
     const got = ws.frames.filter((f) => f.data.topic === 'sbd+DU111111+265598');
     const sizeSum = got.reduce((sum, f) => sum + expectWellFormedLadder(f.data, 4).sizeSum, 0);
-    const stats = (await http(sim.url, 'GET', '/sim/control/stats')).json();
+    const stats = (await http(sim.controlUrl, 'GET', '/sim/control/stats')).json();
     expect(stats.depth['sbd+DU111111+265598']).toEqual({ frames: got.length, sizeSum });
-    await http(sim.url, 'POST', '/sim/control/depth', { body: { paused: false } });
+    await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: { paused: false } });
     await ws.waitFor((f) => f.topic === 'sbd+DU111111+265598', got.length + 3);
   });
 

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -137,13 +137,13 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
-/** Calls the simulator's control plane (not part of IBKR's API). */
+/** Calls the simulator's control plane (not part of IBKR's API; plain HTTP on its own port). */
 export async function simControl<T = unknown>(sim: SimHandle, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const payload = body === undefined ? '' : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
-    const req = request(
-      new URL(path, sim.url),
-      { method, rejectUnauthorized: false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } },
+    const req = httpRequest(
+      new URL(path, sim.controlUrl),
+      { method, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

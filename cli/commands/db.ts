@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { migrate } from '../../src/clickhouse/migrations';
+import { configOption, readConfig } from '../support/configFile';
+import { withClickHouse } from '../support/clickhouse';
+import { CliError, EXIT } from '../support/errors';
+import { out } from '../support/io';
+
+/** `ibflow db migrate`: the ClickHouse schema, for a ClickHouse that `up` did not create. */
+export function registerDbCommand(program: Command): void {
+  const db = program.command('db').description('ClickHouse schema');
+  db.command('migrate')
+    .description('Create or upgrade the ibflow database and tables (idempotent)')
+    .option(...configOption)
+    .addHelpText('after', '\nExample:\n  ibflow db migrate --config prod.yaml\n')
+    .action(async (flags: { config?: string }) => {
+      const config = readConfig(flags);
+      await withClickHouse(config, async (ch) => {
+        try {
+          const { applied, serverVersion } = await migrate(ch, { database: config.clickhouse.database });
+          out(`ClickHouse ${serverVersion} at ${config.clickhouse.url}: ${applied.length ? `applied ${applied.join(', ')}` : 'schema up to date'}`);
+        } catch (err) {
+          throw new CliError(`migration failed on ${config.clickhouse.url}: ${(err as Error).message.split('\n')[0]}`, EXIT.failure);
+        }
+      });
+    });
+}

@@ -1,0 +1,277 @@
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Command } from 'commander';
+import { createClient } from '@clickhouse/client';
+import { Connection } from '@temporalio/client';
+import { CHROMIUM_ARGS } from '../../src/browser/browserLogin';
+import { quoteIdentifier } from '../../src/clickhouse/sql';
+import type { ConnectionConfig, IbflowConfig } from '../../src/config/schema';
+import { checkActivationCode } from '../../src/secrets/activationCode';
+import { SecretResolver } from '../../src/secrets/secretResolver';
+import { CONTROL_TASK_QUEUE, podTaskQueue } from '../../src/session/ids';
+import { configOption, configPathOf, readConfig } from '../support/configFile';
+import { CliError, EXIT } from '../support/errors';
+import { out, printJson } from '../support/io';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface CheckResult {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to do about it (for warn and fail). */
+  fix?: string;
+}
+
+const TIMEOUT_MS = 8_000;
+/** TOTP codes live 30 s and ibflow types them with ≥ 8 s left: a few seconds of skew already hurt. */
+const SKEW_WARN_S = 2;
+const SKEW_FAIL_S = 5;
+
+function withTimeout<T>(what: string, p: Promise<T>, ms = TIMEOUT_MS): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms).unref();
+    }),
+  ]);
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 240);
+}
+
+async function checkTemporal(config: IbflowConfig): Promise<CheckResult[]> {
+  const address = config.temporal.address;
+  let connection: Connection;
+  try {
+    connection = await withTimeout('Temporal', Connection.connect({ address, connectTimeout: '5 seconds' }));
+  } catch (err) {
+    return [
+      {
+        name: 'temporal',
+        status: 'fail',
+        detail: `cannot reach ${address}: ${firstLine(err)}`,
+        fix: 'start it (`npm run up`, or `temporal server start-dev`), or point temporal.address / IBFLOW_TEMPORAL_ADDRESS at it',
+      },
+    ];
+  }
+  const results: CheckResult[] = [];
+  try {
+    const namespace = config.temporal.namespace;
+    try {
+      await connection.withDeadline(Date.now() + TIMEOUT_MS, () => connection.workflowService.describeNamespace({ namespace }));
+      results.push({ name: 'temporal', status: 'ok', detail: `${address}, namespace ${namespace}` });
+    } catch (err) {
+      results.push({ name: 'temporal', status: 'fail', detail: `${address} is up but namespace "${namespace}" is not: ${firstLine(err)}`, fix: `create it (temporal operator namespace create ${namespace}) or set temporal.namespace` });
+      return results;
+    }
+    try {
+      const attrs = await connection.withDeadline(Date.now() + TIMEOUT_MS, () => connection.operatorService.listSearchAttributes({ namespace }));
+      const custom = Object.keys(attrs.customAttributes ?? {});
+      const missing = ['IbflowState', 'IbflowConnection', 'IbflowMode'].filter((a) => !custom.includes(a));
+      results.push(
+        missing.length === 0
+          ? { name: 'temporal search attributes', status: 'ok', detail: 'IbflowState, IbflowConnection, IbflowMode registered' }
+          : {
+              name: 'temporal search attributes',
+              status: 'fail',
+              detail: `missing ${missing.join(', ')}`,
+              fix: `temporal operator search-attribute create --namespace ${namespace} ${missing.map((m) => `--name ${m} --type Keyword`).join(' ')}`,
+            },
+      );
+    } catch (err) {
+      results.push({ name: 'temporal search attributes', status: 'warn', detail: `could not list them: ${firstLine(err)}` });
+    }
+    const queues: { queue: string; type: 1 | 2; who: string; fix: string }[] = [
+      { queue: CONTROL_TASK_QUEUE, type: 1, who: 'control worker', fix: 'run: ibflow worker control' },
+      ...[...new Set(config.connections.map((c) => c.pod))].map((pod) => ({ queue: podTaskQueue(pod), type: 2 as const, who: `pod worker ${pod}`, fix: `run next to its gateway: ibflow worker pod --pod ${pod}` })),
+    ];
+    for (const q of queues) {
+      try {
+        const res = await connection.withDeadline(Date.now() + TIMEOUT_MS, () =>
+          connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: q.queue }, taskQueueType: q.type }),
+        );
+        const pollers = res.pollers?.length ?? 0;
+        results.push(pollers > 0 ? { name: q.who, status: 'ok', detail: `${pollers} poller(s) on ${q.queue}` } : { name: q.who, status: 'fail', detail: `nobody polls ${q.queue}`, fix: q.fix });
+      } catch (err) {
+        results.push({ name: q.who, status: 'warn', detail: `could not describe ${q.queue}: ${firstLine(err)}` });
+      }
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+  return results;
+}
+
+async function checkClickHouse(config: IbflowConfig): Promise<CheckResult> {
+  const { url, database } = config.clickhouse;
+  let password: string | undefined;
+  if (config.clickhouse.passwordRef) {
+    try {
+      password = await new SecretResolver(config.stateDir).resolve(config.clickhouse.passwordRef);
+    } catch (err) {
+      return { name: 'clickhouse', status: 'fail', detail: firstLine(err), fix: `store the ClickHouse password under ${config.clickhouse.passwordRef}` };
+    }
+  }
+  const ch = createClient({ url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: TIMEOUT_MS });
+  try {
+    const ping = await withTimeout('ClickHouse', ch.ping());
+    if (!ping.success) throw ping.error;
+    const [v] = await (await ch.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>();
+    const tables = await (await ch.query({ query: `SHOW TABLES FROM ${quoteIdentifier(database)}`, format: 'JSONEachRow' }).catch(() => null))?.json<{ name: string }>();
+    const names = new Set((tables ?? []).map((t) => t.name));
+    const missing = ['depth', 'session_events'].filter((t) => !names.has(t));
+    if (missing.length > 0) {
+      return { name: 'clickhouse', status: 'fail', detail: `${url} (ClickHouse ${v?.v}) has no ${missing.map((m) => `${database}.${m}`).join(', ')}`, fix: 'create the schema: ibflow db migrate' };
+    }
+    return { name: 'clickhouse', status: 'ok', detail: `${url}, ClickHouse ${v?.v}, database ${database} with depth and session_events` };
+  } catch (err) {
+    return { name: 'clickhouse', status: 'fail', detail: `cannot reach ${url}: ${firstLine(err)}`, fix: 'start it (`npm run up` starts one), or point clickhouse.url / IBFLOW_CLICKHOUSE_URL at it' };
+  } finally {
+    await ch.close();
+  }
+}
+
+interface Probe {
+  res?: IncomingMessage;
+  error?: NodeJS.ErrnoException;
+  sentAt: number;
+  receivedAt: number;
+}
+
+function probe(url: URL, rejectUnauthorized: boolean): Promise<Probe> {
+  return new Promise((resolve) => {
+    const sentAt = Date.now();
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = request(url, { method: 'GET', rejectUnauthorized, timeout: TIMEOUT_MS, agent: false }, (res) => {
+      res.resume();
+      resolve({ res, sentAt, receivedAt: Date.now() });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error, sentAt, receivedAt: Date.now() }));
+    req.end();
+  });
+}
+
+const CERT_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
+
+async function checkGateway(c: ConnectionConfig): Promise<CheckResult[]> {
+  const url = new URL('/v1/api/tickle', c.gateway.url);
+  const name = `gateway ${c.id}`;
+  const strict = url.protocol === 'https:' ? await probe(url, true) : null;
+  let reach: Probe;
+  let tls: CheckResult;
+  if (!strict) {
+    reach = await probe(url, false);
+    tls = { name: `${name} tls`, status: 'warn', detail: 'plain http (listenSsl: false): traffic is not encrypted', fix: 'fine on loopback; use https otherwise' };
+  } else if (!strict.error) {
+    reach = strict;
+    tls = { name: `${name} tls`, status: 'ok', detail: 'certificate trusted' };
+  } else if (strict.error.code && CERT_ERRORS.has(strict.error.code)) {
+    reach = await probe(url, false);
+    tls = c.gateway.verifyTls
+      ? { name: `${name} tls`, status: 'fail', detail: `certificate not trusted (${strict.error.code})`, fix: 'the stock gateway is self-signed: set gateway.verifyTls: false (allowed for localhost/127.0.0.1/::1), or give it a trusted certificate' }
+      : { name: `${name} tls`, status: 'ok', detail: `self-signed certificate (${strict.error.code}) accepted: verifyTls false on loopback` };
+  } else {
+    reach = strict;
+    tls = { name: `${name} tls`, status: 'fail', detail: 'no TLS handshake (gateway unreachable)' };
+  }
+  if (reach.error || !reach.res) {
+    const code = reach.error?.code ?? 'no answer';
+    return [
+      {
+        name,
+        status: 'fail',
+        detail: `${c.gateway.url}: ${code === 'ECONNREFUSED' ? 'nothing listens there' : firstLine(reach.error)} (${code})`,
+        fix: `start the Client Portal Gateway on pod ${c.pod} (bin/run.sh root/conf.yaml) or fix gateway.url; doctor must run on that pod to reach it`,
+      },
+      tls,
+    ];
+  }
+  const results: CheckResult[] = [{ name, status: 'ok', detail: `${c.gateway.url} answers (HTTP ${reach.res.statusCode})` }, tls];
+  const date = reach.res.headers.date;
+  if (!date || !Number.isFinite(Date.parse(date))) {
+    results.push({ name: `${name} clock`, status: 'warn', detail: 'the gateway sent no Date header; clock skew not checked' });
+  } else {
+    // Date has 1 s resolution: compare with the middle of the round trip and allow that second.
+    const mid = (reach.sentAt + reach.receivedAt) / 2;
+    const skewS = (mid - Date.parse(date)) / 1000;
+    const abs = Math.max(0, Math.abs(skewS) - 1);
+    const detail = `local clock ${skewS >= 0 ? 'ahead of' : 'behind'} the gateway by about ${Math.abs(skewS).toFixed(1)} s`;
+    const fix = 'sync the clock with NTP (timedatectl set-ntp true, or chronyc makestep); authenticator codes are only valid for 30 s';
+    results.push(abs > SKEW_FAIL_S ? { name: `${name} clock`, status: 'fail', detail, fix } : abs > SKEW_WARN_S ? { name: `${name} clock`, status: 'warn', detail, fix } : { name: `${name} clock`, status: 'ok', detail });
+  }
+  return results;
+}
+
+async function checkChromium(config: IbflowConfig): Promise<CheckResult> {
+  const path = config.browser.executablePath;
+  try {
+    accessSync(path, fsConstants.X_OK);
+  } catch {
+    return { name: 'chromium', status: 'fail', detail: `${path} is missing or not executable`, fix: 'apt-get install chromium, or set browser.executablePath / IBFLOW_BROWSER_EXECUTABLE_PATH' };
+  }
+  try {
+    const { chromium } = await import('playwright-core');
+    const browser = await withTimeout('Chromium', chromium.launch({ executablePath: path, headless: true, args: CHROMIUM_ARGS, timeout: 20_000 }), 25_000);
+    const version = browser.version();
+    await browser.close();
+    return { name: 'chromium', status: 'ok', detail: `${path} launches (version ${version})` };
+  } catch (err) {
+    return { name: 'chromium', status: 'fail', detail: `${path} does not launch: ${firstLine(err)}`, fix: 'run it by hand to see why (missing libraries? not enough memory?); as root it needs --no-sandbox, which ibflow passes' };
+  }
+}
+
+/** Secrets present and well-formed — resolved here only to check them, never shown. */
+async function checkSecrets(config: IbflowConfig, c: ConnectionConfig): Promise<CheckResult> {
+  const resolver = new SecretResolver(config.stateDir);
+  const name = `secrets ${c.id}`;
+  try {
+    await resolver.resolve(c.passwordRef);
+    if (c.totpSecretRef) checkActivationCode(await resolver.resolve(c.totpSecretRef));
+    const where = c.totpSecretRef ? `${c.passwordRef}, ${c.totpSecretRef}` : c.passwordRef;
+    const envNote = [c.passwordRef, c.totpSecretRef].some((r) => r?.startsWith('env:')) ? ' (env: checked in this shell)' : '';
+    return { name, status: 'ok', detail: `${where} present${c.totpSecretRef ? ', activation code well-formed' : ''}${envNote}` };
+  } catch (err) {
+    return { name, status: 'fail', detail: firstLine(err), fix: `store it: ibflow connection ${c.totpSecretRef && /activation code/.test(String(err)) ? 'rotate-code' : 'rotate-password'} ${c.id}` };
+  }
+}
+
+export async function runDoctor(config: IbflowConfig, opts: { skip: Set<string> }): Promise<CheckResult[]> {
+  const tasks: Promise<CheckResult | CheckResult[]>[] = [];
+  if (!opts.skip.has('temporal')) tasks.push(checkTemporal(config));
+  if (!opts.skip.has('clickhouse')) tasks.push(checkClickHouse(config));
+  if (!opts.skip.has('gateways')) for (const c of config.connections) tasks.push(checkGateway(c));
+  if (!opts.skip.has('secrets')) for (const c of config.connections) tasks.push(checkSecrets(config, c));
+  if (!opts.skip.has('chromium')) tasks.push(checkChromium(config));
+  return (await Promise.all(tasks)).flat();
+}
+
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command('doctor')
+    .description('Check Temporal, workers, ClickHouse, each gateway (reachable, TLS, clock skew), secrets and Chromium; exit 1 if any check fails')
+    .option(...configOption)
+    .option('--json', 'machine-readable output')
+    .option('--skip <checks>', 'comma-separated: temporal, clickhouse, gateways, secrets, chromium', '')
+    .addHelpText('after', '\nRun it on the pod (gateways only accept local clients).\n\nExamples:\n  ibflow doctor\n  ibflow doctor --skip chromium --json\n')
+    .action(async (flags: { config?: string; json?: boolean; skip: string }) => {
+      const skip = new Set(flags.skip.split(',').map((s) => s.trim()).filter(Boolean));
+      for (const s of skip) if (!['temporal', 'clickhouse', 'gateways', 'secrets', 'chromium'].includes(s)) throw new CliError(`--skip: unknown check "${s}"`, EXIT.usage);
+      const config = readConfig(flags);
+      const results = [{ name: 'config', status: 'ok' as const, detail: `${configPathOf(flags)}: ${config.connections.length} connection(s)` }, ...(await runDoctor(config, { skip }))];
+      const failed = results.filter((r) => r.status === 'fail').length;
+      if (flags.json) printJson({ ok: failed === 0, checks: results });
+      else {
+        const icon = { ok: '✓', warn: '!', fail: '✗' } as const;
+        for (const r of results) {
+          out(`${icon[r.status]} ${r.name}: ${r.detail}`);
+          if (r.fix && r.status !== 'ok') out(`    fix: ${r.fix}`);
+        }
+        out(failed === 0 ? 'all checks passed' : `${failed} check(s) failed`);
+      }
+      if (failed > 0) throw Object.assign(new CliError(`${failed} check(s) failed`, EXIT.failure), { quiet: true });
+    });
+}

@@ -1,0 +1,44 @@
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { IbflowConfig } from '../../src/config/schema';
+import { CliError, EXIT } from './errors';
+
+/** A Temporal client for one command; errors say where Temporal was expected and what to do. */
+export async function withTemporal<T>(config: IbflowConfig, fn: (client: Client) => Promise<T>): Promise<T> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5 seconds' });
+  } catch (err) {
+    throw new CliError(
+      `cannot reach Temporal at ${config.temporal.address} (${shortReason(err)}); is it running? ` +
+        '(`npm run up` starts one; otherwise set temporal.address or IBFLOW_TEMPORAL_ADDRESS — `ibflow doctor` checks it)',
+      EXIT.failure,
+    );
+  }
+  try {
+    return await fn(new Client({ connection, namespace: config.temporal.namespace }));
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** Runs one RPC with a deadline, so a missing worker or server turns into an error, not a hang. */
+export function withDeadline<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  return client.connection.withDeadline(Date.now() + ms, fn);
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || (err as { name?: string })?.name === 'WorkflowNotFoundError';
+}
+
+/** The first line of an error, without gRPC noise. */
+export function shortReason(err: unknown): string {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  // Prefer the innermost cause's message (ApplicationFailure from a validator, for example).
+  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause && !seen.has(e)) {
+    seen.add(e);
+    e = (e as { cause: unknown }).cause;
+  }
+  const text = e instanceof Error ? e.message : String(e ?? err);
+  return text.split('\n')[0]!.replace(/^\d+ [A-Z_]+: /, '').slice(0, 300);
+}

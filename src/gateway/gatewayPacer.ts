@@ -1,0 +1,63 @@
+/**
+ * Keeps one gateway's requests under IBKR's published pacing (10 req/s global, /tickle 1/s,
+ * /sso/validate 1/min, /portfolio/accounts 1 per 5 s, snapshots 10/s): a 429 costs a 15-minute
+ * penalty box, so every caller in the pod worker waits its turn here instead. Margins are
+ * deliberate — the gateway's own counting window is unknown.
+ */
+export interface PacingRule {
+  /** Path suffix after /v1/api or /v1/portal, e.g. `/tickle`. */
+  path: string;
+  minIntervalMs: number;
+}
+
+export const DEFAULT_PACING: { globalPerSecond: number; rules: PacingRule[] } = {
+  globalPerSecond: 8,
+  rules: [
+    { path: '/tickle', minIntervalMs: 1_100 },
+    { path: '/sso/validate', minIntervalMs: 61_000 },
+    { path: '/portfolio/accounts', minIntervalMs: 5_500 },
+    { path: '/iserver/account/orders', minIntervalMs: 5_500 },
+    { path: '/iserver/marketdata/snapshot', minIntervalMs: 110 },
+  ],
+};
+
+export class GatewayPacer {
+  /** Start times of the requests of the last second (global window). */
+  private recent: number[] = [];
+  private readonly lastByRule = new Map<string, number>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly pacing = DEFAULT_PACING,
+    private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {}
+
+  /** Resolves when a request to `path` may be sent; callers are served in order. */
+  acquire(path: string): Promise<void> {
+    const turn = this.queue.then(() => this.waitFor(path));
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async waitFor(path: string): Promise<void> {
+    const clean = path.replace(/^\/v1\/(api|portal)/, '').split('?')[0];
+    const rule = this.pacing.rules.find((r) => clean === r.path);
+    for (;;) {
+      const t = this.now();
+      this.recent = this.recent.filter((s) => t - s < 1_000);
+      let wait = 0;
+      if (this.recent.length >= this.pacing.globalPerSecond) wait = 1_000 - (t - this.recent[0]);
+      if (rule) {
+        const last = this.lastByRule.get(rule.path);
+        if (last !== undefined) wait = Math.max(wait, rule.minIntervalMs - (t - last));
+      }
+      if (wait <= 0) {
+        this.recent.push(t);
+        if (rule) this.lastByRule.set(rule.path, t);
+        return;
+      }
+      await this.sleep(wait);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { GatewayPacer } from '../../src/gateway/gatewayPacer';
+
+/** A fake clock: sleeping advances time, so pacing decisions are exact and instant. */
+function fakeClock() {
+  let t = 1_000_000;
+  return { now: () => t, sleep: async (ms: number) => void (t += ms), get t() { return t; } };
+}
+
+test('tickles are spaced at least 1.1 s apart', async () => {
+  const clock = fakeClock();
+  const pacer = new GatewayPacer(undefined, clock.now, clock.sleep);
+  const times: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    await pacer.acquire('/v1/api/tickle');
+    times.push(clock.t);
+  }
+  for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(1_100);
+});
+
+test('no more than 8 requests start in any one-second window', async () => {
+  const clock = fakeClock();
+  const pacer = new GatewayPacer(undefined, clock.now, clock.sleep);
+  const times: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    await pacer.acquire(i % 2 ? '/v1/api/iserver/auth/status' : '/v1/portal/iserver/accounts');
+    times.push(clock.t);
+  }
+  for (let i = 8; i < times.length; i++) expect(times[i] - times[i - 8]).toBeGreaterThanOrEqual(1_000);
+  expect(times[7] - times[0]).toBe(0); // a burst within the limit is not delayed
+});
+
+test('the /v1/portal spelling and query strings count against the same rule', async () => {
+  const clock = fakeClock();
+  const pacer = new GatewayPacer(undefined, clock.now, clock.sleep);
+  await pacer.acquire('/v1/api/sso/validate');
+  const before = clock.t;
+  await pacer.acquire('/v1/portal/sso/validate?x=1');
+  expect(clock.t - before).toBeGreaterThanOrEqual(61_000);
+});
