@@ -27,8 +27,8 @@ function connectionFilter(connection: string | undefined): string {
 interface LadderRow {
   connection: string;
   stream_id: string;
-  seq: string;
-  received_ns: string;
+  seq_s: string;
+  received_s: string;
   side: 'bid' | 'ask' | 'trade' | 'none';
   level: number;
   price: number;
@@ -52,17 +52,17 @@ export async function latestBook(ch: ClickHouseClient, config: IbflowConfig, con
   const where =
     `conid = ${conid} AND kind = 'snapshot' AND received_ns <= ${BigInt(Math.floor(atMs)) * NS_PER_MS} AND received_ns >= ${BigInt(Math.floor(sinceMs)) * NS_PER_MS}` +
     ` AND date >= toDate(${quoteString(dayBound(sinceMs))})${connectionFilter(connection)}`;
-  const [head] = await queryRows<{ connection: string; stream_id: string; seq: string }>(
+  const [head] = await queryRows<{ connection: string; stream_id: string; seq_s: string }>(
     ch,
     config,
-    `SELECT connection, stream_id, seq FROM ${table} WHERE ${where} ORDER BY received_ns DESC LIMIT 1`,
+    `SELECT connection, stream_id, toString(seq) AS seq_s FROM ${table} WHERE ${where} ORDER BY received_ns DESC LIMIT 1`,
   );
   if (!head) return null;
   const rows = await queryRows<LadderRow>(
     ch,
     config,
-    `SELECT connection, stream_id, toString(seq) AS seq, toString(received_ns) AS received_ns, side, level, price, size FROM ${table} ` +
-      `WHERE conid = ${conid} AND connection = ${quoteString(head.connection)} AND stream_id = ${quoteString(head.stream_id)} AND seq = ${head.seq} ` +
+    `SELECT connection, stream_id, toString(seq) AS seq_s, toString(received_ns) AS received_s, side, level, price, size FROM ${table} ` +
+      `WHERE conid = ${conid} AND connection = ${quoteString(head.connection)} AND stream_id = ${quoteString(head.stream_id)} AND seq = ${BigInt(head.seq_s)} ` +
       `AND date >= toDate(${quoteString(dayBound(sinceMs))}) ORDER BY side, level`,
   );
   if (rows.length === 0) return null;
@@ -74,8 +74,8 @@ export async function latestBook(ch: ClickHouseClient, config: IbflowConfig, con
     conid,
     connection: head.connection,
     streamId: head.stream_id,
-    seq: Number(head.seq),
-    receivedAt: iso(Number(BigInt(rows[0]!.received_ns) / NS_PER_MS)),
+    seq: Number(head.seq_s),
+    receivedAt: iso(Number(BigInt(rows[0]!.received_s) / NS_PER_MS)),
     bids: pick('bid').map(({ level, price, size }) => ({ level, price, size })),
     asks: pick('ask').map(({ level, price, size }) => ({ level, price, size })),
     trades: pick('trade').map(({ price, size }) => ({ price, size })),
@@ -195,19 +195,19 @@ async function querySpread(conidText: string, flags: RangeFlags & { interval?: s
   const bucketNs = BigInt(Math.round(parseDuration(interval, '--interval'))) * NS_PER_MS;
   const table_ = qualifiedName(config.clickhouse.database, 'depth');
   const rows = await withClickHouse(config, (ch) =>
-    queryRows<{ bucket_ns: string; connection: string; frames: string; avg_spread: number; min_spread: number; max_spread: number; avg_mid: number }>(
+    queryRows<{ bucket_s: string; connection: string; frames: string; avg_spread: number; min_spread: number; max_spread: number; avg_mid: number }>(
       ch,
       config,
-      `SELECT toString(intDiv(received_ns, ${bucketNs}) * ${bucketNs}) AS bucket_ns, connection, count() AS frames, ` +
+      `SELECT toString(intDiv(frame_ns, ${bucketNs}) * ${bucketNs}) AS bucket_s, connection, count() AS frames, ` +
         'avg(ask - bid) AS avg_spread, min(ask - bid) AS min_spread, max(ask - bid) AS max_spread, avg((ask + bid) / 2) AS avg_mid FROM (' +
-        `SELECT connection, stream_id, seq, any(received_ns) AS received_ns, anyIf(price, side = 'ask' AND level = 0) AS ask, anyIf(price, side = 'bid' AND level = 0) AS bid, ` +
+        `SELECT connection, stream_id, seq, any(received_ns) AS frame_ns, anyIf(price, side = 'ask' AND level = 0) AS ask, anyIf(price, side = 'bid' AND level = 0) AS bid, ` +
         `countIf(side = 'ask' AND level = 0) AS has_ask, countIf(side = 'bid' AND level = 0) AS has_bid FROM ${table_} ` +
         `WHERE conid = ${conid} AND kind = 'snapshot' AND ${nsRange(fromMs, toMs)}${connectionFilter(flags.connection)} GROUP BY connection, stream_id, seq` +
-        ') WHERE has_ask > 0 AND has_bid > 0 GROUP BY bucket_ns, connection ORDER BY bucket_ns, connection',
+        ') WHERE has_ask > 0 AND has_bid > 0 GROUP BY bucket_s, connection ORDER BY bucket_s, connection',
     ),
   );
   const result = rows.map((r) => ({
-    time: iso(Number(BigInt(r.bucket_ns) / NS_PER_MS)),
+    time: iso(Number(BigInt(r.bucket_s) / NS_PER_MS)),
     connection: r.connection,
     frames: Number(r.frames),
     avgSpread: round(r.avg_spread),
@@ -232,11 +232,11 @@ async function queryRate(flags: RangeFlags & { conid?: string }): Promise<void> 
   const conidFilter = flags.conid ? ` AND conid = ${parseConid(flags.conid)}` : '';
   const table_ = qualifiedName(config.clickhouse.database, 'depth');
   const rows = await withClickHouse(config, (ch) =>
-    queryRows<{ connection: string; conid: number; rows: string; frames: string; gaps: string; first_ns: string; last_ns: string }>(
+    queryRows<{ connection: string; conid: number; rows: string; frames: string; gaps: string; first_s: string; last_s: string }>(
       ch,
       config,
       `SELECT connection, conid, countIf(kind != 'gap') AS rows, uniqExactIf((stream_id, seq), kind != 'gap') AS frames, countIf(kind = 'gap') AS gaps, ` +
-        `toString(min(received_ns)) AS first_ns, toString(max(received_ns)) AS last_ns FROM ${table_} ` +
+        `toString(min(received_ns)) AS first_s, toString(max(received_ns)) AS last_s FROM ${table_} ` +
         `WHERE ${nsRange(fromMs, toMs)}${connectionFilter(flags.connection)}${conidFilter} GROUP BY connection, conid ORDER BY connection, conid`,
     ),
   );
@@ -248,8 +248,8 @@ async function queryRate(flags: RangeFlags & { conid?: string }): Promise<void> 
     rowsPerSecond: round(Number(r.rows) / seconds),
     framesPerSecond: round(Number(r.frames) / seconds),
     gaps: Number(r.gaps),
-    first: iso(Number(BigInt(r.first_ns) / NS_PER_MS)),
-    last: iso(Number(BigInt(r.last_ns) / NS_PER_MS)),
+    first: iso(Number(BigInt(r.first_s) / NS_PER_MS)),
+    last: iso(Number(BigInt(r.last_s) / NS_PER_MS)),
   }));
   if (flags.json) return printJson({ from: iso(fromMs), to: iso(toMs), instruments: result });
   if (result.length === 0) return out(`no depth rows between ${iso(fromMs)} and ${iso(toMs)}`);
@@ -325,15 +325,15 @@ async function queryUptime(flags: RangeFlags): Promise<void> {
   const [before, events] = await withClickHouse(config, (ch) =>
     Promise.all([
       queryRows<{ connection: string; state: string }>(ch, config, `SELECT connection, argMax(state, ts_ms) AS state FROM ${table_} WHERE ts_ms < ${Math.floor(fromMs)}${filter} GROUP BY connection`),
-      queryRows<{ connection: string; ts_ms: string; state: string }>(
+      queryRows<{ connection: string; ts_s: string; state: string }>(
         ch,
         config,
-        `SELECT connection, toString(ts_ms) AS ts_ms, state FROM ${table_} WHERE ts_ms >= ${Math.floor(fromMs)} AND ts_ms < ${Math.floor(toMs)}${filter} ORDER BY connection, ts_ms`,
+        `SELECT connection, toString(ts_ms) AS ts_s, state FROM ${table_} WHERE ts_ms >= ${Math.floor(fromMs)} AND ts_ms < ${Math.floor(toMs)}${filter} ORDER BY connection, ts_ms`,
       ),
     ]),
   );
   const initial = new Map(before.map((b) => [b.connection, b.state]));
-  const result = computeUptime(events.map((e) => ({ ...e, ts_ms: Number(e.ts_ms) })), initial, fromMs, toMs);
+  const result = computeUptime(events.map((e) => ({ connection: e.connection, state: e.state, ts_ms: Number(e.ts_s) })), initial, fromMs, toMs);
   if (flags.json) return printJson({ from: iso(fromMs), to: iso(toMs), connections: result });
   if (result.length === 0) return out(`no session events up to ${iso(toMs)}`);
   out(`session uptime, ${iso(fromMs)} → ${iso(toMs)}`);

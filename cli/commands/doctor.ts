@@ -2,7 +2,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Command } from 'commander';
-import { createClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Connection } from '@temporalio/client';
 import { CHROMIUM_ARGS } from '../../src/browser/browserLogin';
 import { quoteIdentifier } from '../../src/clickhouse/sql';
@@ -115,7 +115,7 @@ async function checkClickHouse(config: IbflowConfig): Promise<CheckResult> {
       return { name: 'clickhouse', status: 'fail', detail: firstLine(err), fix: `store the ClickHouse password under ${config.clickhouse.passwordRef}` };
     }
   }
-  const ch = createClient({ url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: TIMEOUT_MS });
+  const ch = createClient({ url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: TIMEOUT_MS, log: { level: ClickHouseLogLevel.OFF } });
   try {
     const ping = await withTimeout('ClickHouse', ch.ping());
     if (!ping.success) throw ping.error;

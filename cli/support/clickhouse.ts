@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { IbflowConfig } from '../../src/config/schema';
 import { SecretResolver } from '../../src/secrets/secretResolver';
 import { CliError, EXIT } from './errors';
@@ -6,7 +6,7 @@ import { CliError, EXIT } from './errors';
 /** A ClickHouse client for one command (its own credential from clickhouse.passwordRef, if any). */
 export async function withClickHouse<T>(config: IbflowConfig, fn: (ch: ClickHouseClient) => Promise<T>): Promise<T> {
   const password = config.clickhouse.passwordRef ? await new SecretResolver(config.stateDir).resolve(config.clickhouse.passwordRef) : undefined;
-  const ch = createClient({ url: config.clickhouse.url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: 30_000 });
+  const ch = createClient({ url: config.clickhouse.url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: 30_000, log: { level: ClickHouseLogLevel.OFF } });
   try {
     return await fn(ch);
   } finally {

@@ -78,9 +78,9 @@ test('interactive add: asks for everything, hides the password and the code, sto
   await pty.answer(/Depth instrument/, '8314');
   await pty.answer(/IBKR password/, PASSWORD);
   await pty.answer(/Activation code/, 'not-a-code');
-  await pty.waitFor(/base32/);
+  await pty.waitFor(/activation code must have 16 to 32 characters/);
   for (let i = 0; i < 20; i++) pty.write('\x7f');
-  await pty.answer(/base32/, CODE);
+  await pty.answer(/activation code must have 16 to 32 characters/, CODE);
   expect(await pty.exit()).toBe(0);
   const text = plain(pty.output);
   expect(text).toContain('activation code accepted');

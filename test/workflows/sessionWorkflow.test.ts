@@ -61,7 +61,7 @@ class FakeGateway {
       },
       // A healthy session: hands back after a moment of real time (no test skips time while usable).
       keepAlive: async (): Promise<KeepaliveEnded> => {
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, this.dropOnKeepalive ? 200 : 5_000));
         if (this.dropOnKeepalive) {
           this.sso = false;
           this.bridge = false;
@@ -86,7 +86,8 @@ const control: ControlActivities = {
   recordSessionEvent: async () => undefined,
 };
 
-beforeAll(async () => {
+// A fresh test server per test: each moves its clock by days, and nothing must carry over.
+beforeEach(async () => {
   installTemporalRuntimeLogging(createLogger('test', process.env.DEBUG_TEMPORAL ? undefined : ({ write: () => undefined } as never)));
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: temporalTestServerBinary() } } });
   // The workflow upserts these; `ibflow up` registers them on the dev server the same way.
@@ -96,7 +97,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await env?.teardown();
 });
 
@@ -125,6 +126,7 @@ async function withSession(gateway: FakeGateway, input: Partial<SessionWorkflowI
 
 async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200; i++) {
+    if (process.env.DEBUG_TEMPORAL) process.stderr.write(`probe ${what} ${i}\n`);
     if (await probe()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -168,11 +170,14 @@ test('an unreachable gateway backs off exponentially with jitter, capped at 5 mi
   gateway.checkFailures = Array(12).fill('GatewayUnavailable');
   await withSession(gateway, {}, async ({ status }) => {
     const waits: number[] = [];
+    let attemptAt = 0;
     for (let i = 1; i <= 10; i++) {
       await until(`failure ${i}`, async () => (await status()).failures === i);
       const s = await status();
       expect(s.state).toBe('unavailable');
-      waits.push(Date.parse(s.nextAttemptAt!) - Date.parse(s.since));
+      // The wait chosen after attempt i, measured from when that attempt was due.
+      waits.push(Date.parse(s.nextAttemptAt!) - (attemptAt || Date.parse(s.since)));
+      attemptAt = Date.parse(s.nextAttemptAt!);
       // Just past the next attempt, so exactly one more check happens.
       await env.sleep(Date.parse(s.nextAttemptAt!) - (await env.currentTimeMs()) + 200);
     }

@@ -85,7 +85,6 @@ export class PtySession {
 
 /** Terminal output without colour and cursor codes. */
 export function plain(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
 }
 
