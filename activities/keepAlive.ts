@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { GatewayError } from '../src/gateway/gatewayError';
 import type { KeepaliveEnded } from '../src/session/sessionStatus';
 import { gatewayFailure } from './activityFailure';
+import { observeTickle } from '../src/metrics/metrics';
 import type { PodDependencies } from './podDependencies';
 
 /** Heartbeats are what carry cancellation to a running activity, so they come often. */
@@ -21,7 +22,9 @@ export function createKeepAlive(deps: PodDependencies) {
     let lastTickleAt: string | null = null;
     for (;;) {
       try {
+        const started = process.hrtime.bigint();
         const result = await gateway.tickle();
+        observeTickle(connectionId, Number(process.hrtime.bigint() - started) / 1e9);
         if (result.authStatus.competing) return { reason: 'competing', lastTickleAt };
         if (!result.authStatus.authenticated) return { reason: 'not_authenticated', lastTickleAt };
         lastTickleAt = new Date().toISOString();

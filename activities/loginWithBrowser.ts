@@ -4,6 +4,7 @@ import { BrowserLoginError, loginWithBrowser as driveLoginPage } from '../src/br
 import { SecretMissingError, SecretStoreError } from '../src/secrets/secretStore';
 import { FailureType } from '../src/session/sessionStatus';
 import { InvalidActivationCodeError, planTotpStep, totpCodeForStep } from '../src/totp/totpCode';
+import { metrics, recordLoginFailure } from '../src/metrics/metrics';
 import type { PodDependencies } from './podDependencies';
 
 export interface BrowserLoginResult {
@@ -65,14 +66,17 @@ export function createLoginWithBrowser(deps: PodDependencies) {
           : undefined,
       });
       deps.log.info({ connectionId, secondFactor: totpStep !== null }, 'browser login succeeded');
+      metrics.logins.inc({ connection: connectionId });
       return { totpStep };
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       if (!(err instanceof BrowserLoginError)) throw err;
       deps.log.warn({ connectionId, kind: err.kind, evidence: err.evidence?.screenshot }, 'browser login failed');
       const evidence = err.evidence ? ` (evidence: ${err.evidence.screenshot})` : '';
-      const failure = (type: string, nonRetryable: boolean) =>
-        ApplicationFailure.create({ type, message: `${err.message}${evidence}`, nonRetryable, details: [{ totpStep }] });
+      const failure = (type: string, nonRetryable: boolean) => {
+        recordLoginFailure(connectionId, type);
+        return ApplicationFailure.create({ type, message: `${err.message}${evidence}`, nonRetryable, details: [{ totpStep }] });
+      };
       switch (err.kind) {
         case 'invalid_credentials':
         case 'mode_mismatch':

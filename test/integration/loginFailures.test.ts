@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { startConnectionWorkflows } from '../../infra/embeddedStack';
 import { DEMO_CONNECTIONS } from '../../infra/demo/demoSetup';
+import { registry } from '../../src/metrics/metrics';
 import { FileSecretStore } from '../../src/secrets/fileSecretStore';
 import { secretFilePath } from '../../src/secrets/secretResolver';
 import { sessionWorkflowId } from '../../src/session/ids';
@@ -65,6 +66,11 @@ test('a wrong password stops after one attempt in manual_action_required, with e
   expect(evidence.some((f) => f.endsWith('.png'))).toBe(true);
   expect(evidence.some((f) => f.endsWith('.html'))).toBe(true);
   for (const f of evidence) expect(readFileSync(join(stack.stateDir, 'evidence', paper.id, f)).includes(WRONG)).toBe(false);
+
+  // The pod worker's metrics count the failure (the test stack runs the workers in this process).
+  const exposition = await registry.metrics();
+  expect(exposition).toMatch(/ibflow_login_failures_total\{connection="demo-paper",type="InvalidCredentials"\} 1/);
+  expect(exposition).not.toContain(WRONG);
 
   const history = JSON.stringify(await stack.client.workflow.getHandle(sessionWorkflowId(paper.username)).fetchHistory());
   expect(history).toContain('InvalidCredentials');
