@@ -7,9 +7,10 @@ import type { PodDependencies } from './podDependencies';
 export function createCheckSession(deps: PodDependencies) {
   return async function checkSession(connectionId: string): Promise<GatewaySessionCheck> {
     try {
-      const status = await deps.gateway(connectionId).authStatus();
+      const gateway = deps.gateway(connectionId);
+      const status = await gateway.authStatus();
       if (status.competing) return { kind: 'competing' };
-      if (status.authenticated && status.connected) return { kind: 'usable', serverName: status.serverName };
+      if (status.authenticated && status.connected) return { kind: 'usable', serverName: status.serverName, clockSkewMs: gateway.lastClockSkewMs };
       if (status.connected) return { kind: 'no_bridge' };
       return { kind: 'sso_gone' };
     } catch (err) {

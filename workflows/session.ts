@@ -363,11 +363,16 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       const check = await gateway.checkSession(connectionId);
       if (check.kind !== 'usable' && (await waitOutMaintenance())) continue;
       switch (check.kind) {
-        case 'usable':
+        case 'usable': {
           status.failures = 0;
-          setState('usable', `brokerage session open (${check.serverName || 'gateway'})`);
+          status.clockSkewMs = check.clockSkewMs ?? null;
+          // The Date header has 1 s resolution; beyond 10 s TOTP codes start to miss their window.
+          const skewed = typeof check.clockSkewMs === 'number' && Math.abs(check.clockSkewMs) > 10_000;
+          const skewNote = skewed ? `; clock skew ${Math.round(check.clockSkewMs! / 1000)} s between this pod and the gateway — fix NTP, authenticator codes may be rejected` : '';
+          setState('usable', `brokerage session open (${check.serverName || 'gateway'})${skewNote}`);
           await keepAliveUntilTrouble();
           break;
+        }
         case 'no_bridge':
           setState('reconnecting', 'logged in but no brokerage session; opening it (ssodh/init)');
           await gateway.openBrokerageSession(connectionId, { compete: true });

@@ -41,6 +41,8 @@ export class GatewayClient {
   private readonly base: URL;
   private readonly timeoutMs: number;
   private readonly pacer: GatewayPacer;
+  /** Gateway clock minus ours, from the last response's `Date` header (1 s resolution). */
+  lastClockSkewMs: number | null = null;
 
   constructor(readonly opts: GatewayClientOptions) {
     this.pacer = opts.pacer ?? new GatewayPacer();
@@ -122,6 +124,8 @@ export class GatewayClient {
         res.on('error', (err) => reject(new GatewayError('unavailable', `${path}: ${err.message}`)));
         res.on('end', () => {
           const raw: RawResponse = { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers };
+          const gatewayTime = Date.parse(String(res.headers.date ?? ''));
+          if (Number.isFinite(gatewayTime)) this.lastClockSkewMs = gatewayTime - Date.now();
           try {
             resolve(checkStatus(path, raw));
           } catch (err) {

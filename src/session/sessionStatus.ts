@@ -24,6 +24,8 @@ export interface SessionStatus {
   failures: number;
   nextAttemptAt: string | null;
   reason: string;
+  /** Gateway clock minus the pod's, from its `Date` header, when known (TOTP needs clocks within seconds). */
+  clockSkewMs?: number | null;
 }
 
 /** What the `relogin` update answers. */
@@ -46,7 +48,7 @@ export interface ConnectionFacts {
 
 /** What a gateway health check found. */
 export type GatewaySessionCheck =
-  | { kind: 'usable'; serverName: string }
+  | { kind: 'usable'; serverName: string; clockSkewMs?: number | null }
   | { kind: 'no_bridge' }
   | { kind: 'sso_gone' }
   | { kind: 'competing' };
