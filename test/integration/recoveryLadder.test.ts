@@ -1,0 +1,107 @@
+/**
+ * Each rung of the recovery ladder, with the fault injected through the simulator's control plane,
+ * on the real stack: competing login elsewhere, gateway errors, websocket loss, a login that hangs,
+ * and a login page that changed.
+ */
+import { startConnectionWorkflows } from '../../infra/embeddedStack';
+import { DEMO_CONNECTIONS } from '../../infra/demo/demoSetup';
+import { sessionWorkflowId } from '../../src/session/ids';
+import type { SessionState, SessionStatus } from '../../src/session/sessionStatus';
+import { forceReloginSignal, statusQuery } from '../../workflows/messages';
+import { simControl, startTestStack, waitFor, type TestStack } from '../support/testStack';
+
+jest.setTimeout(300_000);
+
+const paper = DEMO_CONNECTIONS[0];
+const live = DEMO_CONNECTIONS[1];
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    editConfig: (c) => ({
+      ...c,
+      session: { ...c.session, keepaliveIntervalMs: 3_000, competingCooldownMs: 4_000 },
+      browser: { ...c.browser, loginTimeoutMs: 10_000 },
+    }),
+  });
+  await startConnectionWorkflows(stack.config, () => undefined);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function status(username: string): Promise<SessionStatus> {
+  return stack.client.workflow.getHandle(sessionWorkflowId(username)).query(statusQuery);
+}
+
+/** Waits until the session has been in `state` (seen by polling or in its event log) and returns. */
+async function waitState(username: string, state: SessionState, timeoutMs = 60_000): Promise<SessionStatus> {
+  return waitFor(`${username} ${state}`, async () => {
+    const s = await status(username);
+    return s.state === state ? s : null;
+  }, timeoutMs, 100);
+}
+
+async function statesSeen(connection: string, sinceMs: number): Promise<string[]> {
+  const rs = await stack.clickhouse.query({
+    query: `SELECT state FROM ${stack.config.clickhouse.database}.session_events WHERE connection = '${connection}' AND ts_ms >= ${sinceMs} ORDER BY ts_ms`,
+    format: 'JSONEachRow',
+  });
+  return (await rs.json<{ state: string }>()).map((r) => r.state);
+}
+
+test('a competing login elsewhere: the session waits its cool-down, then takes the session back by itself', async () => {
+  await waitState(paper.username, 'usable');
+  const since = Date.now();
+  await simControl(stack.sims.get(paper.pod)!, 'POST', '/sim/control/compete', { username: paper.username });
+  const competing = await waitState(paper.username, 'competing', 30_000);
+  expect(competing.reason).toMatch(/elsewhere|took the session/);
+  await waitState(paper.username, 'usable', 60_000);
+  await waitFor('the competing state in the event log', async () => (await statesSeen(paper.id, since)).includes('competing'), 20_000);
+});
+
+test('gateway errors (500 on every API call) make the session unavailable; it recovers when they stop', async () => {
+  const sim = stack.sims.get(paper.pod)!;
+  await waitState(paper.username, 'usable');
+  const fault = await simControl<{ id: string }>(sim, 'POST', '/sim/control/faults', { path: '/v1/api/*', status: 500 });
+  expect(fault.id).toBeTruthy();
+  const down = await waitState(paper.username, 'unavailable', 30_000);
+  expect(down.reason).toContain('GatewayUnavailable');
+  expect(down.nextAttemptAt).not.toBeNull();
+  await simControl(sim, 'DELETE', '/sim/control/faults');
+  await waitState(paper.username, 'usable', 90_000);
+});
+
+test('a killed websocket does not lose the session; depth resumes on a new stream', async () => {
+  const sim = stack.sims.get(live.pod)!;
+  await waitState(live.username, 'usable');
+  const db = stack.config.clickhouse.database;
+  const streams = async () => {
+    const rs = await stack.clickhouse.query({ query: `SELECT uniqExact(stream_id) AS n FROM ${db}.depth WHERE connection = '${live.id}'`, format: 'JSONEachRow' });
+    return Number((await rs.json<{ n: string }>())[0].n);
+  };
+  const before = await streams();
+  const killed = await simControl<{ killed: number }>(sim, 'POST', '/sim/control/ws/kill', { username: live.username });
+  expect(killed.killed).toBeGreaterThanOrEqual(1);
+  await waitFor('a new depth stream', async () => (await streams()) > before, 60_000);
+  expect((await status(live.username)).state).toBe('usable');
+});
+
+test('a login that hangs is retried with backoff; a changed login page stops for a human', async () => {
+  const sim = stack.sims.get(paper.pod)!;
+  await waitState(paper.username, 'usable');
+  await simControl(sim, 'POST', '/sim/control/login-faults', { kind: 'timeout', count: 1 });
+  await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'expire' });
+  // The hung login times out (browser.loginTimeoutMs), counts as a failed login, and the next try succeeds.
+  await waitState(paper.username, 'usable', 180_000);
+
+  await simControl(sim, 'POST', '/sim/control/login-faults', { kind: 'page-change', count: 1 });
+  await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'expire' });
+  const stuck = await waitState(paper.username, 'manual_action_required', 90_000);
+  expect(stuck.reason).toContain('LoginPageChanged');
+  expect(stuck.reason).toMatch(/evidence: .*\.png/);
+
+  await stack.client.workflow.getHandle(sessionWorkflowId(paper.username)).signal(forceReloginSignal);
+  await waitState(paper.username, 'usable', 60_000);
+});
