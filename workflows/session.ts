@@ -230,12 +230,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
    * sessions that lived less than a minute count, and the next login waits a growing backoff.
    */
   let shortLivedSessions = 0;
-  const SHORT_LIVED_MS = 60_000;
+  const SHORT_LIVED_MS = 20_000;
 
   async function waitAfterShortLivedSessions(): Promise<void> {
     if (shortLivedSessions === 0) return;
     const delay = backoffDelayMs(shortLivedSessions, Math.random);
-    setState('reconnecting', `the last session lasted under a minute (${shortLivedSessions}× in a row); waiting before logging in again`, new Date(Date.now() + delay).toISOString());
+    setState('reconnecting', `the last session lasted under 20 s (${shortLivedSessions}× in a row); waiting before logging in again`, new Date(Date.now() + delay).toISOString());
     await pauseFor(delay);
   }
 
