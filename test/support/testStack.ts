@@ -138,7 +138,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
 }
 
 /** Calls the simulator's control plane (not part of IBKR's API; plain HTTP on its own port). */
-export async function simControl<T = unknown>(sim: SimHandle, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function simControl<T = unknown>(sim: SimHandle, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const payload = body === undefined ? '' : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
     const req = httpRequest(
