@@ -1,15 +1,9 @@
-import { insertSessionEvent } from '../src/clickhouse/sessionEvents';
+import { insertSessionEvent, type SessionEvent } from '../src/clickhouse/sessionEvents';
 import { recordSessionState } from '../src/metrics/metrics';
 import type { ControlDependencies } from './controlDependencies';
 
-export interface SessionEventInput {
-  tsMs: number;
-  connection: string;
-  workflowId: string;
-  state: string;
-  previousState: string;
-  reason: string;
-}
+/** A session state change as the workflow reports it (ids and ibflow's own words only). */
+export type SessionEventInput = SessionEvent;
 
 /** Writes a session state change to ClickHouse `session_events` (uptime queries read it). */
 export function createRecordSessionEvent(deps: ControlDependencies) {

@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from '../../src/util/atomicWrite';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isSeq, parseDocument, type Document } from 'yaml';
 import { applyEnvOverrides, ConfigError, defaultConfigPath, loadConfig, parseConfig } from '../../src/config/loadConfig';
@@ -69,23 +70,8 @@ export class ConfigFile {
     return true;
   }
 
-  /** Atomic write (temp file + rename); keeps the file's mode by writing a fresh 0644 file (no secrets here). */
+  /** Atomic write (temp file + rename); a fresh 0644 file (no secrets here). */
   save(): void {
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    rmSync(tmp, { force: true });
-    try {
-      const fd = openSync(tmp, 'wx', 0o644);
-      try {
-        writeSync(fd, this.doc.toString());
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.path);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
+    writeFileAtomic(this.path, this.doc.toString(), 0o644);
   }
 }

@@ -1,5 +1,5 @@
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomicWrite';
 import { SecretMissingError, SecretStoreError, type SecretStore } from './secretStore';
 
 /**
@@ -67,24 +67,6 @@ export class FileSecretStore implements SecretStore {
   }
 
   private writeAll(all: Record<string, string>): void {
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    // A leftover temp file could carry loose permissions into secrets.json: start from nothing,
-    // create exclusively with 0600, and clean up when anything fails.
-    rmSync(tmp, { force: true });
-    try {
-      const fd = openSync(tmp, 'wx', 0o600);
-      try {
-        fchmodSync(fd, 0o600); // the umask cannot loosen it, but make the mode explicit
-        writeSync(fd, JSON.stringify(all, null, 2));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.path);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
+    writeFileAtomic(this.path, JSON.stringify(all, null, 2), 0o600);
   }
 }
