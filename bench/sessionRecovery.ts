@@ -63,6 +63,8 @@ async function main(): Promise<void> {
 
     // History cost of a healthy session with the production keepalive: a healthy minute (live).
     await waitFor('usable', () => usable(stack, live.username), 120_000);
+    // Let the last recovery's bookkeeping (its session-event activity, signals) finish first.
+    await new Promise((r) => setTimeout(r, 15_000));
     const before = await historyLength(stack, live.username);
     await new Promise((r) => setTimeout(r, 60_000));
     const idleMinute = (await historyLength(stack, live.username)) - before;
