@@ -1,15 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { DepthFrameError, gapMarkerRow, normaliseDepthFrame, parseDepthTopic } from '../src/book/normaliseDepthFrame';
+import { DepthBook } from '../src/book/depthBook';
+import { DepthFrameError, gapMarkerRow, parseDepthTopic } from '../src/book/normaliseDepthFrame';
 import type { DepthRow } from '../src/book/depthRow';
+import { depthSettings } from '../src/config/schema';
 import { GatewaySocket, nowNs } from '../src/gateway/gatewaySocket';
+import { addDepthRows } from '../src/metrics/metrics';
 import { FailureType } from '../src/session/sessionStatus';
+import type { DepthInstrument } from '../workflows/depthMessages';
 import { gatewayFailure } from './activityFailure';
 import type { PodDependencies } from './podDependencies';
 
 /**
  * IBKR's unsubscribe is per account (`ubd+ACCT`), which suggests one BookTrader ladder per account
- * at a time. Asking for more is reported, not retried.
+ * at a time: the default of `depth.maxLaddersPerAccount`.
  */
 export const MAX_LADDERS_PER_ACCOUNT = 1;
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -18,28 +22,81 @@ const SUBSCRIBE_FALLBACK_MS = 5_000;
 
 export interface StreamDepthOptions {
   sessionWorkflowId: string;
+  /** The coordinator's assignment; undefined/null = the connection's instruments from config. */
+  instruments?: DepthInstrument[] | null;
+  /** Where over-limit and refusal reports are signalled; default: the calling workflow. */
+  reportToWorkflowId?: string;
+}
+
+export interface StreamDepthStats {
+  frames: number;
+  rows: number;
+  malformed: number;
+  oversized: number;
+  resubscribes: number;
+  snapshots: number;
+  refused: number[];
+  overLimit: number[];
 }
 
 type StreamEnd = { kind: 'session_lost'; reason: string } | { kind: 'socket_closed'; reason: string };
 
+/** Per-ladder state; a new epoch (stream id, seq from 1, fresh book) at every (re)subscribe. */
+interface Ladder {
+  instrument: DepthInstrument;
+  streamId: string;
+  seq: number;
+  book: DepthBook;
+  lastFrameAtMs: number;
+  lastReceivedNs: bigint;
+  subscribed: boolean;
+  refused: boolean;
+}
+
 /**
- * Long-running, heartbeating: subscribes to depth for the connection's instruments and feeds every
- * frame, normalised, into the pod's ClickHouse sink until cancelled or the session is lost. A gap
- * marker row opens every stream so that readers know continuity starts here.
+ * Long-running, heartbeating: subscribes to depth for the instruments assigned to the connection
+ * (at most `depth.maxLaddersPerAccount`; the rest are reported, never retried) and feeds every
+ * frame, normalised through a maintained book, into the pod's ClickHouse sink until cancelled or
+ * the session is lost.
+ *
+ * Markers (kind `gap`): seq 0 opens every ladder epoch; an epoch that ends (session lost, socket
+ * closed, cancelled, or resubscribed by the watchdog) gets a closing marker with the seq of its
+ * last frame, so readers know data after it is not continuous. A process that dies writes no
+ * closing marker; the next epoch's opening marker still marks the gap.
+ * Snapshots: every (re)subscribe starts with the gateway's full ladder (kind `snapshot`); for delta
+ * streams the maintained book is written as a snapshot every `depth.snapshotEveryMs`.
+ * Watchdog: a ladder with no frame for `depth.staleAfterMs` while the session is fine is closed
+ * with a marker and resubscribed on a new epoch.
  */
 export function createStreamDepth(deps: PodDependencies) {
-  return async function streamDepth(connectionId: string, opts: StreamDepthOptions): Promise<void> {
+  return async function streamDepth(connectionId: string, opts: StreamDepthOptions): Promise<StreamDepthStats> {
     const ctx = Context.current();
+    const settings = depthSettings(deps.config());
     const connection = deps.connection(connectionId);
-    const instruments = connection.instruments;
-    if (instruments.length === 0) return;
-    if (instruments.length > MAX_LADDERS_PER_ACCOUNT) {
-      throw ApplicationFailure.create({
-        type: 'DepthOverLimit',
-        nonRetryable: true,
-        message: `connection ${connectionId} asks for ${instruments.length} depth ladders; IBKR allows ${MAX_LADDERS_PER_ACCOUNT} per account — assign the others to another connection`,
-      });
+    const all = opts.instruments ?? connection.instruments;
+    const log = deps.log.child({ connectionId });
+    const stats: StreamDepthStats = { frames: 0, rows: 0, malformed: 0, oversized: 0, resubscribes: 0, snapshots: 0, refused: [], overLimit: [] };
+    const reportTo = opts.reportToWorkflowId ?? ctx.info.workflowExecution?.workflowId ?? '';
+    const report = async (problem: string) => {
+      if (!reportTo) return;
+      await deps.temporal.workflow
+        .getHandle(reportTo)
+        .signal('depthProblem', problem)
+        .catch((err: Error) => log.warn({ error: err.message }, 'could not report a depth problem to the workflow'));
+    };
+
+    const instruments = all.slice(0, settings.maxLaddersPerAccount);
+    if (all.length > instruments.length) {
+      stats.overLimit = all.slice(instruments.length).map((i) => i.conid);
+      const problem =
+        `DepthOverLimit: connection ${connectionId} is assigned ${all.length} depth ladders but an account may hold ` +
+        `${settings.maxLaddersPerAccount} (depth.maxLaddersPerAccount); streaming ${instruments.map((i) => i.conid).join(', ')}, ` +
+        `NOT streaming ${stats.overLimit.join(', ')} — assign them to another connection`;
+      log.error({ overLimit: stats.overLimit, limit: settings.maxLaddersPerAccount }, problem);
+      await report(problem);
     }
+    if (instruments.length === 0) return stats;
+
     const gateway = deps.gateway(connectionId);
     let session: string;
     let account: string;
@@ -56,17 +113,27 @@ export function createStreamDepth(deps: PodDependencies) {
     }
     if (!account) throw ApplicationFailure.create({ type: 'NoAccount', message: 'gateway lists no account for depth', nonRetryable: true });
 
-    const streamId = randomUUID();
-    const wanted = new Set(instruments.map((i) => i.conid));
-    const seqByConid = new Map<number, number>();
-    const stats = { frames: 0, rows: 0, malformed: 0 };
-    const log = deps.log.child({ connectionId, streamId });
+    const ladders = new Map<number, Ladder>();
+    const newEpoch = (instrument: DepthInstrument): Ladder => ({
+      instrument,
+      streamId: randomUUID(),
+      seq: 0,
+      book: new DepthBook(),
+      lastFrameAtMs: Date.now(),
+      lastReceivedNs: 0n,
+      subscribed: false,
+      refused: false,
+    });
+    for (const i of instruments) ladders.set(i.conid, newEpoch(i));
 
     let chain: Promise<void> = Promise.resolve();
     let outstanding = 0;
     let sinkError: unknown = null;
     let socket: GatewaySocket | null = null;
+    let rowsSinceMetric = 0;
     const enqueue = (rows: DepthRow[]): void => {
+      if (rows.length === 0) return;
+      rowsSinceMetric += rows.length;
       outstanding++;
       if (outstanding > 1) socket?.pause(); // the sink is applying backpressure
       chain = chain
@@ -79,37 +146,68 @@ export function createStreamDepth(deps: PodDependencies) {
           if (outstanding <= 1) socket?.resume();
         });
     };
-    const ctxRow = (conid: number, seq: number) => ({ receivedNs: nowNs(), connection: connectionId, pod: deps.pod, streamId, seq, conid });
-    for (const conid of wanted) enqueue([gapMarkerRow(ctxRow(conid, 0))]);
+    const marker = (l: Ladder, seq: number): DepthRow => ({
+      ...gapMarkerRow({ receivedNs: nowNs(), connection: connectionId, pod: deps.pod, streamId: l.streamId, conid: l.instrument.conid }),
+      seq,
+    });
+    /** Closes an epoch: a gap marker after its last frame (seq of that frame; 0 if none came). */
+    const closeEpoch = (l: Ladder) => enqueue([marker(l, l.seq)]);
+    for (const l of ladders.values()) enqueue([marker(l, 0)]);
 
     let finish!: (end: StreamEnd) => void;
     const ended = new Promise<StreamEnd>((resolve) => (finish = resolve));
-    let subscribed = false;
-    const subscribe = () => {
-      if (subscribed) return;
-      subscribed = true;
-      for (const i of instruments) socket?.send(`sbd+${account}+${i.conid}${i.exchange ? `+${i.exchange}` : ''}`);
+    let sessionOk = false;
+    const topicFor = (i: DepthInstrument) => `${account}+${i.conid}${i.exchange ? `+${i.exchange}` : ''}`;
+    const subscribeLadder = (l: Ladder) => {
+      l.subscribed = true;
+      l.lastFrameAtMs = Date.now();
+      socket?.send(`sbd+${topicFor(l.instrument)}`);
+    };
+    const subscribeAll = () => {
+      for (const l of ladders.values()) if (!l.subscribed && !l.refused) subscribeLadder(l);
     };
 
     socket = new GatewaySocket(
       { baseUrl: connection.gateway.url, verifyTls: connection.gateway.verifyTls, session },
       {
-        onMessage(message, receivedNs) {
+        onMessage(message, receivedNs, rawBytes) {
           const topic = message.topic;
           if (topic === 'sts') {
             const args = (message.args ?? {}) as Record<string, unknown>;
             if (args.competing === true) finish({ kind: 'session_lost', reason: 'competing session' });
             else if (args.authenticated === false) finish({ kind: 'session_lost', reason: 'gateway pushed authenticated:false' });
-            else if (args.authenticated === true) subscribe();
+            else if (args.authenticated === true) {
+              sessionOk = true;
+              subscribeAll();
+            }
             return;
           }
           if (typeof topic !== 'string' || !topic.startsWith('sbd+')) return;
           const parsedTopic = parseDepthTopic(topic);
-          if (!parsedTopic || !wanted.has(parsedTopic.conid)) return;
-          const seq = (seqByConid.get(parsedTopic.conid) ?? 0) + 1;
+          const l = parsedTopic ? ladders.get(parsedTopic.conid) : undefined;
+          if (!l || l.refused) return;
+          if (rawBytes > settings.maxFrameBytes) {
+            stats.oversized++;
+            log.warn({ topic, rawBytes, maxFrameBytes: settings.maxFrameBytes }, 'skipped oversized depth frame');
+            return;
+          }
+          if (message.error !== undefined && message.data === undefined) {
+            // The gateway refused the subscription (over its ladder limit, no bridge, foreign account…).
+            const reason = String(message.error);
+            if (/no bridge/i.test(reason)) return; // the session is not ready: the watchdog resubscribes
+            l.refused = true;
+            stats.refused.push(l.instrument.conid);
+            const problem = `DepthRefused: the gateway refused depth for ${l.instrument.conid} on ${connectionId}: ${reason} — not retried; fix the assignment or the account's market-data lines`;
+            log.error({ conid: l.instrument.conid, reason }, problem);
+            void report(problem);
+            return;
+          }
+          const seq = l.seq + 1;
           try {
-            const rows = normaliseDepthFrame(message, { receivedNs, connection: connectionId, pod: deps.pod, streamId, seq });
-            seqByConid.set(parsedTopic.conid, seq);
+            const rows = l.book.apply(message, { receivedNs, connection: connectionId, pod: deps.pod, streamId: l.streamId, seq });
+            l.seq = seq;
+            l.lastFrameAtMs = Date.now();
+            l.lastReceivedNs = receivedNs;
             stats.frames++;
             stats.rows += rows.length;
             enqueue(rows);
@@ -129,16 +227,54 @@ export function createStreamDepth(deps: PodDependencies) {
       },
     );
 
-    const heartbeat = setInterval(() => ctx.heartbeat({ ...stats }), HEARTBEAT_EVERY_MS);
-    const fallback = setTimeout(subscribe, SUBSCRIBE_FALLBACK_MS);
+    const heartbeat = setInterval(() => {
+      if (rowsSinceMetric > 0) addDepthRows(connectionId, rowsSinceMetric);
+      rowsSinceMetric = 0;
+      ctx.heartbeat({ ...stats });
+    }, HEARTBEAT_EVERY_MS);
+    const fallback = setTimeout(() => {
+      sessionOk = true;
+      subscribeAll();
+    }, SUBSCRIBE_FALLBACK_MS);
+    const watchdog = setInterval(
+      () => {
+        if (!sessionOk) return;
+        const now = Date.now();
+        for (const [conid, l] of ladders) {
+          if (!l.subscribed || l.refused || now - l.lastFrameAtMs < settings.staleAfterMs) continue;
+          log.warn({ conid, streamId: l.streamId, silentMs: now - l.lastFrameAtMs }, 'depth ladder is stale; marking a gap and resubscribing');
+          stats.resubscribes++;
+          closeEpoch(l);
+          socket?.send(`ubd+${topicFor(l.instrument)}`);
+          const next = newEpoch(l.instrument);
+          ladders.set(conid, next);
+          enqueue([marker(next, 0)]);
+          subscribeLadder(next);
+        }
+      },
+      Math.max(250, Math.min(1000, settings.staleAfterMs / 4)),
+    );
+    const snapshots = setInterval(() => {
+      for (const l of ladders.values()) {
+        if (l.book.lastKind !== 'update') continue;
+        const rows = l.book.snapshot();
+        l.book.lastKind = 'snapshot'; // the book at this seq is now on record
+        stats.snapshots++;
+        enqueue(rows);
+      }
+    }, settings.snapshotEveryMs);
+
+    let why = 'stream cancelled';
     try {
       try {
         await socket.open();
       } catch (err) {
+        why = 'websocket did not open';
         throw ApplicationFailure.create({ type: FailureType.GatewayUnavailable, message: `websocket: ${(err as Error).message}` });
       }
-      log.info({ instruments: [...wanted] }, 'depth stream open');
+      log.info({ instruments: [...ladders.keys()] }, 'depth stream open');
       const end = await Promise.race([ended, ctx.cancelled.then(() => null as never)]);
+      why = end.reason;
       if (end.kind === 'session_lost') {
         log.warn({ reason: end.reason }, 'session lost, telling the session workflow');
         await deps.temporal.workflow
@@ -150,12 +286,17 @@ export function createStreamDepth(deps: PodDependencies) {
       throw ApplicationFailure.create({ type: FailureType.GatewayUnavailable, message: end.reason });
     } finally {
       clearInterval(heartbeat);
+      clearInterval(watchdog);
+      clearInterval(snapshots);
       clearTimeout(fallback);
       socket.close();
       socket = null;
+      for (const l of ladders.values()) closeEpoch(l);
       await chain;
-      await deps.sink.flush();
-      log.info({ ...stats }, 'depth stream closed');
+      if (rowsSinceMetric > 0) addDepthRows(connectionId, rowsSinceMetric);
+      // Inserted, or safely in the disk spill (replayed by the sink later) — never lost silently.
+      await deps.sink.flush({ durable: true });
+      log.info({ ...stats, why }, 'depth stream closed');
       if (sinkError) log.error({ error: String(sinkError) }, 'sink failed while streaming');
     }
   };

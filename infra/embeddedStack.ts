@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, ScheduleAlreadyRunning, WorkflowNotFoundError } from '@temporalio/client';
 import { migrate } from '../src/clickhouse/migrations';
 import { loadConfig } from '../src/config/loadConfig';
-import type { IbflowConfig } from '../src/config/schema';
-import { CONTROL_TASK_QUEUE, depthWorkflowId, sessionWorkflowId } from '../src/session/ids';
+import { depthSettings, type IbflowConfig } from '../src/config/schema';
+import { CONTROL_TASK_QUEUE, DEPTH_COORDINATOR_WORKFLOW_ID, DEPTH_RETENTION_SCHEDULE_ID, depthWorkflowId, sessionWorkflowId } from '../src/session/ids';
 import type { SessionStatus } from '../src/session/sessionStatus';
+import { configureDepthSignal, type DepthCoordinatorConfig } from '../workflows/depthMessages';
 import { statusQuery } from '../workflows/messages';
 import { IbflowConnection, IbflowMode, IbflowState } from '../workflows/searchAttributes';
 import { startLoggedChild } from './childProcess';
@@ -122,6 +123,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
     }
 
     await startConnectionWorkflows(config, progress);
+    await startDepthMaintenance(config, progress);
     return {
       config,
       configPath,
@@ -174,6 +176,70 @@ export async function startConnectionWorkflows(config: IbflowConfig, progress: (
         });
       }
     }
+  } finally {
+    await connection.close();
+  }
+}
+
+/** The coordinator's view of the config: the default assignment and the limits. */
+export function depthCoordinatorConfig(config: IbflowConfig): DepthCoordinatorConfig {
+  const depth = depthSettings(config);
+  return {
+    connections: config.connections.map((c) => ({ connectionId: c.id, instruments: c.instruments.map((i) => ({ ...i })) })),
+    maxLaddersPerAccount: depth.maxLaddersPerAccount,
+    moveAfterMs: depth.moveAfterMs,
+  };
+}
+
+/**
+ * Idempotently, for the whole config: the depth coordinator (started if absent, and sent the
+ * current config either way), a depth workflow for every connection — also those without default
+ * instruments, which the coordinator may fill while another connection is down — and the daily
+ * retention schedule (created, or updated to the current retention).
+ */
+export async function startDepthMaintenance(config: IbflowConfig, progress: (line: string) => void): Promise<void> {
+  const depth = depthSettings(config);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const coordinatorConfig = depthCoordinatorConfig(config);
+    await client.workflow.signalWithStart('depthCoordinatorWorkflow', {
+      taskQueue: CONTROL_TASK_QUEUE,
+      workflowId: DEPTH_COORDINATOR_WORKFLOW_ID,
+      args: [{ config: coordinatorConfig }],
+      signal: configureDepthSignal,
+      signalArgs: [coordinatorConfig],
+    });
+    for (const c of config.connections) {
+      if (c.instruments.length > 0) continue; // started by startConnectionWorkflows
+      await client.workflow.start('depthWorkflow', {
+        taskQueue: CONTROL_TASK_QUEUE,
+        workflowId: depthWorkflowId(c.id),
+        args: [{ connectionId: c.id }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        typedSearchAttributes: [{ key: IbflowConnection, value: c.id }],
+      });
+    }
+    progress(`  depth coordinator ${DEPTH_COORDINATOR_WORKFLOW_ID} running (${depth.maxLaddersPerAccount} ladder(s) per account, move after ${depth.moveAfterMs / 1000} s)`);
+
+    const action = {
+      type: 'startWorkflow' as const,
+      workflowType: 'depthRetentionWorkflow',
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ database: config.clickhouse.database, retentionDays: depth.retentionDays }],
+    };
+    try {
+      await client.schedule.create({
+        scheduleId: DEPTH_RETENTION_SCHEDULE_ID,
+        spec: { calendars: [{ hour: 3, minute: 17 }] }, // daily, 03:17 UTC
+        action,
+        policies: { overlap: 'SKIP', catchupWindow: '1 day' },
+      });
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule.getHandle(DEPTH_RETENTION_SCHEDULE_ID).update((previous) => ({ ...previous, action: { ...previous.action, ...action } }));
+    }
+    progress(`  retention schedule ${DEPTH_RETENTION_SCHEDULE_ID}: drop depth partitions older than ${depth.retentionDays} days, daily`);
   } finally {
     await connection.close();
   }

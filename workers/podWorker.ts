@@ -3,7 +3,10 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createPodActivities } from '../activities';
 import { DepthSink } from '../src/clickhouse/depthSink';
-import type { IbflowConfig } from '../src/config/schema';
+import { join } from 'node:path';
+import { depthSettings, type IbflowConfig } from '../src/config/schema';
+import { nowNs } from '../src/gateway/gatewaySocket';
+import { metrics, recordSinkStats } from '../src/metrics/metrics';
 import { GatewayClient } from '../src/gateway/gatewayClient';
 import { startWorkerOps } from '../src/health/workerOps';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
@@ -40,7 +43,27 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
   const clientConnection = await Connection.connect({ address: initial.temporal.address });
   const temporal = new Client({ connection: clientConnection, namespace: initial.temporal.namespace });
   const clickhouse: ClickHouseClient = createClient({ url: initial.clickhouse.url, username: initial.clickhouse.username });
-  const sink = new DepthSink({ client: clickhouse, database: initial.clickhouse.database, log });
+  const depth = depthSettings(initial);
+  const sink = new DepthSink({
+    client: clickhouse,
+    database: initial.clickhouse.database,
+    maxRows: depth.batchRows,
+    maxDelayMs: depth.batchDelayMs,
+    maxBufferedRows: Math.max(depth.maxBufferedRows, depth.batchRows),
+    // While ClickHouse is away, sealed batches go to disk here and are replayed in order (also after a restart).
+    spill: { dir: depth.spillDir ?? join(initial.stateDir, 'spill', opts.pod), maxBytes: depth.spillMaxBytes },
+    log,
+  });
+  let insertedSeen = 0;
+  const sinkMetrics = setInterval(() => {
+    const st = sink.stats();
+    const sp = sink.spillStats();
+    metrics.depthRowsInserted.inc({ pod: opts.pod }, st.rowsInserted - insertedSeen);
+    insertedSeen = st.rowsInserted;
+    const lagSeconds = sp.oldestPendingNs === null ? 0 : Math.max(0, Number(nowNs() - sp.oldestPendingNs) / 1e9);
+    recordSinkStats(opts.pod, { lagSeconds, bufferedRows: st.bufferedRows, spillBytes: sp.spillBytes });
+  }, 5_000);
+  sinkMetrics.unref();
 
   const gateways = new Map<string, GatewayClient>();
   const connection = (id: string) => {
@@ -84,6 +107,7 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
   const done = worker.run().finally(async () => {
     ops?.markStopping();
     await ops?.close();
+    clearInterval(sinkMetrics);
     await sink.close().catch((err: Error) => log.error({ error: err.message }, 'sink close failed'));
     for (const g of gateways.values()) g.close();
     await clickhouse.close();

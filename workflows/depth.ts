@@ -1,32 +1,75 @@
 import * as wf from '@temporalio/workflow';
 import type { ControlActivities, PodActivities } from '../activities';
-import { CONTROL_TASK_QUEUE } from '../src/session/ids';
+import { CONTROL_TASK_QUEUE, DEPTH_COORDINATOR_WORKFLOW_ID } from '../src/session/ids';
 import { FailureType } from '../src/session/sessionStatus';
 import { backoffDelayMs } from './backoff';
+import {
+  assignDepthSignal,
+  connectionHealthSignal,
+  depthProblemSignal,
+  depthStatusQuery,
+  type DepthInstrument,
+  type DepthStatus,
+} from './depthMessages';
+import { instrumentsKey } from './depthPlan';
 import { failureOf } from './failureOf';
 import { sessionChangedSignal, stopDepthSignal } from './messages';
 
 export interface DepthWorkflowInput {
   connectionId: string;
+  /** Carried over continue-as-new: the coordinator's last assignment (null/undefined = config). */
+  assignment?: DepthInstrument[] | null;
 }
 
 /** How often to look at the gateway when no signal says the session came back. */
 const RECHECK_MS = 30_000;
+const MAX_PROBLEMS = 10;
 
 /**
  * Supervises the depth stream of one connection: runs the stream activity on the pod only while
- * the session is usable, stops it when the session is lost, restarts it with backoff on failure.
+ * the session is usable, stops it when the session is lost, restarts it with backoff on failure,
+ * and restarts it with the new instruments when the coordinator changes the assignment. Tells the
+ * coordinator when the session becomes usable or unusable. Over-limit and refused instruments are
+ * reported by the stream (signal `depthProblem`) into the memo and the `depthStatus` query, and
+ * are not retried.
  */
 export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
   const { connectionId } = input;
   let sessionUsable = false;
   let stopRequested = false;
+  let assignment: DepthInstrument[] | null = input.assignment ?? null;
+  let assignmentVersion = 0;
+  const status: DepthStatus = { connectionId, state: 'waiting_for_session', assignment, problems: [], failures: 0, streamsStarted: 0 };
+
+  const addProblem = (problem: string) => {
+    status.problems = [...status.problems, problem].slice(-MAX_PROBLEMS);
+    wf.upsertMemo({ problem });
+    wf.log.warn('depth problem', { connectionId, problem });
+  };
   wf.setHandler(sessionChangedSignal, (usable) => {
     sessionUsable = usable;
   });
   wf.setHandler(stopDepthSignal, () => {
     stopRequested = true;
   });
+  wf.setHandler(assignDepthSignal, (instruments) => {
+    if (instrumentsKey(instruments) === instrumentsKey(assignment)) return;
+    assignment = instruments;
+    status.assignment = instruments;
+    assignmentVersion++;
+  });
+  wf.setHandler(depthProblemSignal, addProblem);
+  wf.setHandler(depthStatusQuery, () => status);
+
+  let reportedHealth: boolean | null = null;
+  const reportHealth = (usable: boolean) => {
+    if (reportedHealth === usable) return;
+    reportedHealth = usable;
+    void wf
+      .getExternalWorkflowHandle(DEPTH_COORDINATOR_WORKFLOW_ID)
+      .signal(connectionHealthSignal, connectionId, usable)
+      .catch(() => undefined); // no coordinator: the config assignment stands
+  };
 
   const control = wf.proxyActivities<ControlActivities>({
     taskQueue: CONTROL_TASK_QUEUE,
@@ -34,7 +77,6 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
     retry: { maximumAttempts: 5 },
   });
   const facts = await control.describeConnection(connectionId);
-  if (!facts.hasInstruments) return;
   const gateway = wf.proxyActivities<PodActivities>({
     taskQueue: facts.podTaskQueue,
     scheduleToStartTimeout: '1 minute',
@@ -44,7 +86,7 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
   const stream = wf.proxyActivities<PodActivities>({
     taskQueue: facts.podTaskQueue,
     scheduleToStartTimeout: '1 minute',
-    startToCloseTimeout: '24 hours', // a daily fresh stream (with its gap marker) is fine
+    startToCloseTimeout: '24 hours', // a daily fresh stream (with its gap markers) is fine
     heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 1 },
   });
@@ -53,7 +95,7 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
   while (!stopRequested) {
     if (wf.workflowInfo().continueAsNewSuggested) {
       await wf.condition(wf.allHandlersFinished);
-      await wf.continueAsNew<typeof depthWorkflow>(input);
+      await wf.continueAsNew<typeof depthWorkflow>({ connectionId, assignment });
     }
     let usableNow = false;
     try {
@@ -61,38 +103,62 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
     } catch {
       usableNow = false;
     }
+    reportHealth(usableNow);
     if (!usableNow) {
       sessionUsable = false;
+      status.state = 'waiting_for_session';
       await wf.condition(() => sessionUsable || stopRequested, RECHECK_MS);
       continue;
     }
     sessionUsable = true;
+    const hasWork = assignment === null ? facts.hasInstruments : assignment.length > 0;
+    if (!hasWork) {
+      // Nothing to stream (no instruments, or all moved away): keep reporting health for the coordinator.
+      status.state = 'idle';
+      const version = assignmentVersion;
+      await wf.condition(() => stopRequested || assignmentVersion !== version || !sessionUsable, RECHECK_MS);
+      continue;
+    }
+    const version = assignmentVersion;
     const scope = new wf.CancellationScope();
+    status.state = 'streaming';
+    status.streamsStarted++;
     try {
-      await scope.run(() => {
-        const streaming = stream.streamDepth(connectionId, { sessionWorkflowId: facts.sessionWorkflowId });
-        const lost = wf.condition(() => !sessionUsable || stopRequested);
+      const result = await scope.run(() => {
+        const streaming = stream.streamDepth(connectionId, { sessionWorkflowId: facts.sessionWorkflowId, instruments: assignment });
+        const lost = wf.condition(() => !sessionUsable || stopRequested || assignmentVersion !== version);
         void streaming.catch(() => undefined);
         void lost.catch(() => undefined);
-        return Promise.race([streaming, lost]);
+        return Promise.race([streaming, lost.then(() => null)]);
       });
       failures = 0;
+      if (!sessionUsable) reportHealth(false);
+      if (result !== null) {
+        // The stream ended by itself (nothing left to stream after the limit): do not spin.
+        status.state = 'idle';
+        await wf.condition(() => stopRequested || assignmentVersion !== version || !sessionUsable, RECHECK_MS);
+      }
     } catch (err) {
       const failure = failureOf(err);
       if (failure.type === FailureType.SessionLost) {
         sessionUsable = false;
+        reportHealth(false);
         continue;
       }
-      if (failure.type === 'DepthOverLimit' || failure.type === 'NoAccount' || failure.type === FailureType.ConfigInvalid) {
+      if (failure.type === 'NoAccount' || failure.type === FailureType.ConfigInvalid) {
         // A config problem: retrying cannot help. Wait for a stop (a config change restarts the workflow).
-        wf.upsertMemo({ problem: `${failure.type}: ${failure.message}` });
+        status.state = 'config_problem';
+        addProblem(`${failure.type}: ${failure.message}`);
         await wf.condition(() => stopRequested);
         break;
       }
       failures++;
-      await wf.condition(() => stopRequested, backoffDelayMs(failures, Math.random));
+      status.state = 'backing_off';
+      await wf.condition(() => stopRequested || assignmentVersion !== version, backoffDelayMs(failures, Math.random));
     } finally {
+      status.failures = failures;
       scope.cancel();
     }
   }
+  status.state = 'stopped';
 }

@@ -1,2 +1,4 @@
 export { sessionWorkflow } from './session';
 export { depthWorkflow } from './depth';
+export { depthCoordinatorWorkflow } from './depthCoordinator';
+export { depthRetentionWorkflow } from './depthRetention';

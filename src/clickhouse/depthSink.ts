@@ -13,14 +13,21 @@
  *   at most `maxBufferedRows`; above that it resolves only when inserts have brought them back
  *   down. A caller that awaits each push therefore holds memory to about `maxBufferedRows` rows.
  *
- * Durability: rows are in memory until inserted; a crash loses what is buffered (spill-to-disk is
- * a later step, see docs/clickhouse.md).
+ * Spill (with `spill: { dir, maxBytes }`): when an insert fails, every sealed batch in memory is
+ * written, in order, to a segment file (src/clickhouse/spill.ts: fsynced before it counts) and
+ * dropped from memory; while segments are waiting, newly sealed batches go to disk too. The pump
+ * replays segments oldest first (a new sink replays what an earlier process left), then memory
+ * batches — the insert order never changes. A full spill is logged as an error
+ * (`SpillFullError`), counted in `stats().spillFullErrors`, and batches stay in memory
+ * (backpressure) until there is room. See docs/clickhouse.md, "Durability".
  */
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { DepthRow } from '../book/depthRow';
+import { nowNs } from '../gateway/gatewaySocket';
 import { DEPTH_COLUMNS, DepthRowBinaryWriter, validateDepthRows } from './rowBinary';
+import { SpillCorruptError, SpillFullError, SpillStore } from './spill';
 import { qualifiedName } from './sql';
 
 /** The subset of a pino logger the sink uses. */
@@ -45,6 +52,20 @@ export interface DepthSinkOptions {
   /** Backoff between attempts at a failed batch. Default 100 ms doubling to 10 s. */
   retry?: { initialMs?: number; maxMs?: number };
   log?: DepthSinkLogger;
+  /** Spill sealed batches to disk segments while ClickHouse is unreachable. Off without it. */
+  spill?: { dir: string; maxBytes: number };
+  /** Called after each successful insert (benchmarks: receipt → queryable latency). */
+  onBatchInserted?: (info: BatchInsertedInfo) => void;
+}
+
+export interface BatchInsertedInfo {
+  rows: number;
+  /** Receipt time of the batch's first and last row, ns since the epoch (0 when unknown). */
+  firstNs: bigint;
+  lastNs: bigint;
+  /** When the insert was acknowledged (same clock as the receipt times). */
+  ackNs: bigint;
+  fromSpill: boolean;
 }
 
 export interface DepthSinkStats {
@@ -52,14 +73,32 @@ export interface DepthSinkStats {
   batchesInserted: number;
   /** Failed insert attempts (each retry that fails counts again). */
   insertErrors: number;
-  /** Rows pushed and not yet inserted (open batch + sealed + in flight). */
+  /** Rows pushed and held in memory, not yet inserted (open batch + sealed + in flight). */
   bufferedRows: number;
+}
+
+/** The spill's side of the sink (`spillStats()`), and the lag. */
+export interface DepthSinkSpillStats {
+  /** Rows, bytes and segments waiting on disk. */
+  spilledRows: number;
+  spillBytes: number;
+  spillSegments: number;
+  /** Batches written to disk since the sink started. */
+  batchesSpilled: number;
+  /** Times a batch did not fit in the spill (the batch stayed in memory). */
+  spillFullErrors: number;
+  /** Segments that failed their checks and were set aside as `*.corrupt`. */
+  corruptSegments: number;
+  /** Receipt time (ns) of the oldest row not yet inserted, memory or disk; null when none. */
+  oldestPendingNs: bigint | null;
 }
 
 interface Batch {
   id: number;
   rows: number;
   bytes: Buffer;
+  firstNs: bigint;
+  lastNs: bigint;
 }
 
 interface Waiter {
@@ -88,16 +127,26 @@ export class DepthSink {
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
   private readonly log: DepthSinkLogger;
+  private readonly spill: SpillStore | null;
+  private readonly onBatchInserted: ((info: BatchInsertedInfo) => void) | null;
 
   private open: DepthRowBinaryWriter | null = null;
   private openTimer: NodeJS.Timeout | null = null;
   private readonly sealed: Batch[] = [];
   private nextBatchId = 1;
   private lastInsertedBatchId = 0;
+  /** Highest batch id inserted or durably on disk (batches reach either in id order). */
+  private lastDurableBatchId = 0;
+  private openFirstNs = 0n;
+  private openLastNs = 0n;
+  private batchesSpilled = 0;
+  private spillFullErrors = 0;
+  private corruptSegments = 0;
+  private spillFullLogged = false;
   private buffered = 0;
   private pumping = false;
   private closed = false;
-  private readonly flushWaiters: Waiter[] = [];
+  private readonly flushWaiters: (Waiter & { durable: boolean })[] = [];
   private readonly roomWaiters: Waiter[] = [];
 
   private rowsInserted = 0;
@@ -121,6 +170,12 @@ export class DepthSink {
     this.log = opts.log ?? noopLogger;
     const table = qualifiedName(opts.database ?? 'ibflow', opts.table ?? 'depth');
     this.insertQuery = `INSERT INTO ${table} (${DEPTH_COLUMNS.join(', ')}) FORMAT RowBinary`;
+    this.spill = opts.spill ? new SpillStore(opts.spill) : null;
+    this.onBatchInserted = opts.onBatchInserted ?? null;
+    if (this.spill && this.spill.count > 0) {
+      this.log.warn({ segments: this.spill.count, bytes: this.spill.bytes, dir: this.spill.dir }, 'depth spill holds batches from an earlier run; replaying them first');
+      void this.pump();
+    }
   }
 
   /**
@@ -135,6 +190,7 @@ export class DepthSink {
     while (i < rows.length) {
       if (this.open === null) {
         this.open = new DepthRowBinaryWriter(Math.min(this.maxRows, Math.max(1024, rows.length - i)) * 64);
+        this.openFirstNs = rows[i]!.receivedNs;
         this.openTimer = setTimeout(() => {
           this.openTimer = null;
           this.seal();
@@ -144,6 +200,7 @@ export class DepthSink {
       this.open.write(rows, i, i + take, false);
       this.buffered += take;
       i += take;
+      this.openLastNs = rows[i - 1]!.receivedNs;
       if (this.open.rows >= this.maxRows) this.seal();
     }
     if (this.buffered > this.maxBufferedRows) {
@@ -153,18 +210,25 @@ export class DepthSink {
     }
   }
 
-  /** Resolves once every row pushed before this call is inserted. */
-  flush(): Promise<void> {
+  /**
+   * Resolves once every row pushed before this call is inserted — or, with `durable`, inserted or
+   * written to the disk spill (where it survives this process and is replayed by the next sink).
+   */
+  flush(opts: { durable?: boolean } = {}): Promise<void> {
     this.seal();
     const target = this.nextBatchId - 1;
-    if (this.lastInsertedBatchId >= target) return Promise.resolve();
-    return new Promise<void>((resolve) => this.flushWaiters.push({ resolve, untilBatch: target }));
+    const durable = opts.durable === true && this.spill !== null;
+    if ((durable ? this.lastDurableBatchId : this.lastInsertedBatchId) >= target) return Promise.resolve();
+    return new Promise<void>((resolve) => this.flushWaiters.push({ resolve, untilBatch: target, durable }));
   }
 
-  /** Refuses further pushes, then flushes. While ClickHouse is unreachable this waits (and retries). */
+  /**
+   * Refuses further pushes, then flushes. While ClickHouse is unreachable this waits (and retries);
+   * with a spill it waits only until every row is inserted or on disk.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await this.flush();
+    await this.flush({ durable: true });
   }
 
   stats(): DepthSinkStats {
@@ -176,6 +240,26 @@ export class DepthSink {
     };
   }
 
+  spillStats(): DepthSinkSpillStats {
+    return {
+      spilledRows: this.spill?.rows ?? 0,
+      spillBytes: this.spill?.bytes ?? 0,
+      spillSegments: this.spill?.count ?? 0,
+      batchesSpilled: this.batchesSpilled,
+      spillFullErrors: this.spillFullErrors,
+      corruptSegments: this.corruptSegments,
+      oldestPendingNs: this.oldestPendingNs(),
+    };
+  }
+
+  private oldestPendingNs(): bigint | null {
+    const head = this.spill?.head();
+    if (head && head.firstNs > 0n) return head.firstNs;
+    if (this.sealed.length > 0) return this.sealed[0]!.firstNs;
+    if (this.open !== null && this.open.rows > 0) return this.openFirstNs;
+    return null;
+  }
+
   private seal(): void {
     if (this.openTimer !== null) {
       clearTimeout(this.openTimer);
@@ -184,38 +268,112 @@ export class DepthSink {
     const open = this.open;
     if (open === null || open.rows === 0) return;
     this.open = null;
-    this.sealed.push({ id: this.nextBatchId++, rows: open.rows, bytes: open.finish() });
+    const batch: Batch = { id: this.nextBatchId++, rows: open.rows, bytes: open.finish(), firstNs: this.openFirstNs, lastNs: this.openLastNs };
+    // Segments are waiting and nothing older is in memory: keep the order by going to disk too.
+    if (this.spill !== null && this.spill.count > 0 && this.sealed.length === 0 && this.spillOne(batch)) {
+      void this.pump();
+      return;
+    }
+    this.sealed.push(batch);
     void this.pump();
   }
 
-  /** Inserts sealed batches one at a time, oldest first, retrying each until it succeeds. */
+  /** Writes one batch to disk; false (batch not spilled) when the spill is full. */
+  private spillOne(batch: Batch): boolean {
+    try {
+      this.spill!.append(batch);
+    } catch (err) {
+      if (!(err instanceof SpillFullError)) throw err;
+      this.spillFullErrors++;
+      if (!this.spillFullLogged) {
+        this.spillFullLogged = true;
+        this.log.error({ err: err.message }, 'depth spill full');
+      }
+      return false;
+    }
+    this.spillFullLogged = false;
+    this.batchesSpilled++;
+    this.buffered -= batch.rows;
+    this.lastDurableBatchId = batch.id;
+    this.wake();
+    return true;
+  }
+
+  /** After a failed insert: every sealed batch in memory goes to disk, oldest first, while it fits. */
+  private spillMemory(): void {
+    while (this.sealed.length > 0) {
+      const batch = this.sealed[0]!;
+      if (!this.spillOne(batch)) return;
+      this.sealed.shift();
+    }
+  }
+
+  /**
+   * Inserts batches one at a time, oldest first — disk segments (always older) before memory —
+   * retrying each until it succeeds.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
       let attempt = 0;
-      while (this.sealed.length > 0) {
-        const batch = this.sealed[0]!;
+      for (;;) {
+        const segment = this.spill?.head();
+        const batch = segment ? undefined : this.sealed[0];
+        if (!segment && !batch) break;
+        let bytes: Buffer;
+        if (segment) {
+          try {
+            bytes = this.spill!.read(segment);
+          } catch (err) {
+            if (!(err instanceof SpillCorruptError)) throw err;
+            const kept = this.spill!.quarantineHead();
+            this.corruptSegments++;
+            this.log.error({ err: err.message, keptAs: kept, rows: segment.rows }, 'depth spill segment is corrupt; set aside, its rows are NOT inserted');
+            continue;
+          }
+        } else {
+          bytes = batch!.bytes;
+        }
+        const rows = segment ? segment.rows : batch!.rows;
         try {
-          await this.insert(batch);
+          await this.insert(bytes);
         } catch (err) {
           attempt++;
           this.insertErrors++;
           const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempt - 1, 30));
           this.log.warn(
-            { err: err instanceof Error ? err.message : String(err), batch: batch.id, rows: batch.rows, attempt, retryInMs: delay },
+            { err: err instanceof Error ? err.message : String(err), batch: segment ? `spill:${segment.number}` : batch!.id, rows, attempt, retryInMs: delay },
             'depth insert failed; retrying the same batch',
           );
+          if (this.spill !== null) this.spillMemory();
           await new Promise<void>((resolve) => setTimeout(resolve, delay));
           continue;
         }
         attempt = 0;
-        this.sealed.shift();
-        this.buffered -= batch.rows;
-        this.rowsInserted += batch.rows;
+        let batchId: number;
+        if (segment) {
+          this.spill!.removeHead();
+          batchId = segment.batchId;
+        } else {
+          this.sealed.shift();
+          this.buffered -= batch!.rows;
+          batchId = batch!.id;
+        }
+        this.rowsInserted += rows;
         this.batchesInserted++;
-        this.lastInsertedBatchId = batch.id;
-        this.log.debug?.({ batch: batch.id, rows: batch.rows, bytes: batch.bytes.length }, 'depth batch inserted');
+        if (batchId > this.lastInsertedBatchId) this.lastInsertedBatchId = batchId;
+        if (batchId > this.lastDurableBatchId) this.lastDurableBatchId = batchId;
+        this.log.debug?.({ batch: batchId, rows, bytes: bytes.length, fromSpill: !!segment }, 'depth batch inserted');
+        if (this.onBatchInserted) {
+          this.onBatchInserted({
+            rows,
+            firstNs: segment ? segment.firstNs : batch!.firstNs,
+            lastNs: segment ? segment.lastNs : batch!.lastNs,
+            ackNs: nowNs(),
+            fromSpill: !!segment,
+          });
+        }
         this.wake();
       }
     } finally {
@@ -223,8 +381,8 @@ export class DepthSink {
     }
   }
 
-  private async insert(batch: Batch): Promise<void> {
-    const result = await this.client.exec({ query: this.insertQuery, values: Readable.from([batch.bytes]) });
+  private async insert(bytes: Buffer): Promise<void> {
+    const result = await this.client.exec({ query: this.insertQuery, values: Readable.from([bytes]) });
     // Read the (empty) response to the end so the keep-alive socket goes back to the pool.
     const stream = result.stream;
     try {
@@ -238,7 +396,7 @@ export class DepthSink {
   private wake(): void {
     for (let i = this.flushWaiters.length - 1; i >= 0; i--) {
       const w = this.flushWaiters[i]!;
-      if (w.untilBatch! <= this.lastInsertedBatchId) {
+      if (w.untilBatch! <= (w.durable ? this.lastDurableBatchId : this.lastInsertedBatchId)) {
         this.flushWaiters.splice(i, 1);
         w.resolve();
       }

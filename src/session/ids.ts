@@ -13,6 +13,12 @@ export function depthWorkflowId(connectionId: string): string {
   return `ibkr-depth:${connectionId}`;
 }
 
+/** The one coordinator that moves depth instruments off connections that stay unusable. */
+export const DEPTH_COORDINATOR_WORKFLOW_ID = 'ibflow-depth-coordinator';
+
+/** The Temporal Schedule that drops old depth partitions. */
+export const DEPTH_RETENTION_SCHEDULE_ID = 'ibflow-depth-retention';
+
 /** Gateway activities must run next to their gateway, so every pod polls a queue of its own. */
 export function podTaskQueue(pod: string): string {
   return `ibflow-pod-${pod}`;
