@@ -128,6 +128,28 @@ export const ConnectionSchema = z
     }
   });
 
+/** The `depth` section; optional in the file, so read it through {@link depthSettings} to get every default. */
+export const DepthSettingsSchema = z.strictObject({
+  spillDir: z.string().min(1).optional().describe('Where the sink spills batches while ClickHouse is away; default <stateDir>/spill/<pod>.'),
+  spillMaxBytes: z.number().int().min(1_048_576, 'must be at least 1048576 (1 MiB)').default(1_073_741_824).describe('Disk bound of the spill; over it the sink reports SpillFullError and holds rows in memory (backpressure).'),
+  batchRows: z.number().int().min(1).default(50_000).describe('Seal a ClickHouse insert batch at this many rows.'),
+  batchDelayMs: z.number().int().min(0).default(250).describe('Seal a batch this long after its first row at the latest.'),
+  maxBufferedRows: z.number().int().min(1).default(500_000).describe('Rows the sink holds in memory before it applies backpressure.'),
+  maxLaddersPerAccount: z.number().int().min(1).max(60).default(1).describe('Depth ladders one account may hold at a time (IBKR: 1 BookTrader ladder; 3 deep books per 100 lines).'),
+  staleAfterMs: z.number().int().min(1000).default(30_000).describe('Watchdog: resubscribe a ladder that sent nothing this long while the session is fine.'),
+  snapshotEveryMs: z.number().int().min(1000).default(60_000).describe('Write a full snapshot rebuilt from the maintained book this often (delta streams).'),
+  maxFrameBytes: z.number().int().min(1024).default(1_048_576).describe('Depth frames larger than this are counted, logged and skipped.'),
+  moveAfterMs: z.number().int().min(0).default(300_000).describe('Coordinator: move the instruments of a connection unusable this long to healthy connections.'),
+  retentionDays: z.number().int().min(1).default(30).describe('Retention schedule: drop depth partitions older than this many days.'),
+});
+
+export type DepthSettings = z.infer<typeof DepthSettingsSchema>;
+
+/** The depth settings with every default filled in. */
+export function depthSettings(config: { depth?: Partial<DepthSettings> | undefined }): DepthSettings {
+  return DepthSettingsSchema.parse(config.depth ?? {});
+}
+
 export const IbflowConfigSchema = z
   .strictObject({
     stateDir: z.string({ error: 'is required: where state, logs and secrets live' }).min(1).describe('Where state, logs, secrets and screenshots live.'),
@@ -143,6 +165,15 @@ export const IbflowConfigSchema = z
         database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, underscore), e.g. ibflow').default('ibflow'),
         username: z.string().default('default'),
         passwordRef: SecretRefSchema.optional(),
+        cluster: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'must be the name of a cluster in the server\'s remote_servers, e.g. ibflow')
+          .optional()
+          .describe('Cluster mode: migrations run ON CLUSTER and create replicated *_local tables behind Distributed tables with the public names.'),
+        insertTarget: z
+          .enum(['distributed'], { error: 'must be "distributed" (writes go through the Distributed table; direct writes to local shards are not implemented yet)' })
+          .default('distributed')
+          .describe('Cluster mode: where the depth sink inserts. Only "distributed" is implemented.'),
       })
       .prefault({}),
     browser: z
@@ -161,6 +192,7 @@ export const IbflowConfigSchema = z
       })
       .prefault({}),
     connections: z.array(ConnectionSchema, { error: 'must be a list of connections' }).default([]),
+    depth: DepthSettingsSchema.optional().describe('Depth streaming, sink, spill, coordinator and retention settings (all defaulted).'),
   })
   .superRefine((cfg, ctx) => {
     const seenIds = new Map<string, number>();
@@ -187,7 +219,9 @@ export const KNOWN_FIELDS = [
   'stateDir', 'temporal', 'clickhouse', 'browser', 'session', 'connections', 'address', 'namespace', 'url', 'database', 'username',
   'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs',
   'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
-  'id', 'mode', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'instruments', 'account', 'conid', 'exchange',
+  'cluster', 'insertTarget', 'id', 'mode', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'instruments', 'account', 'conid', 'exchange',
+  'depth', 'spillDir', 'spillMaxBytes', 'batchRows', 'batchDelayMs', 'maxBufferedRows', 'maxLaddersPerAccount', 'staleAfterMs',
+  'snapshotEveryMs', 'maxFrameBytes', 'moveAfterMs', 'retentionDays',
 ] as const;
 
 export type IbflowConfig = z.infer<typeof IbflowConfigSchema>;

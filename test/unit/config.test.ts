@@ -54,7 +54,7 @@ describe('parseConfig', () => {
     expect(cfg).toEqual({
       stateDir: '/tmp/state',
       temporal: { address: '127.0.0.1:7233', namespace: 'default' },
-      clickhouse: { url: 'http://127.0.0.1:8123', database: 'ibflow', username: 'default' },
+      clickhouse: { url: 'http://127.0.0.1:8123', database: 'ibflow', username: 'default', insertTarget: 'distributed' },
       browser: { executablePath: '/usr/bin/chromium', headless: true, loginTimeoutMs: 60_000 },
       session: { keepaliveIntervalMs: 60_000, maxFailedLoginsPerDay: 3, competingCooldownMs: 120_000 },
       connections: [],
