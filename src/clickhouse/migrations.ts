@@ -42,6 +42,11 @@ export function serverFeatures(version: string): ServerFeatures {
 export interface MigrationContext {
   database: string;
   features: ServerFeatures;
+  /**
+   * Cluster mode (see {@link clusterStatements}): statements are written as for one server and
+   * rewritten by `migrate` into ON CLUSTER DDL; migrations need not look at this.
+   */
+  cluster?: string;
 }
 
 export interface Migration {
@@ -114,6 +119,13 @@ export interface MigrateOptions {
   database?: string;
   /** Defaults to {@link MIGRATIONS}; tests pass their own list. */
   migrations?: readonly Migration[];
+  /**
+   * Cluster mode: the name of a cluster in the servers' `remote_servers`. Every statement runs
+   * ON CLUSTER; each table `T` becomes a replicated `T_local` on every shard plus a Distributed
+   * table `T` over them (see {@link clusterStatements}). The servers need ZooKeeper/Keeper, a
+   * `distributed_ddl` queue and the macros `{shard}` and `{replica}` (unique per server).
+   */
+  cluster?: string;
 }
 
 export async function serverVersion(client: ClickHouseClient): Promise<string> {
@@ -146,12 +158,18 @@ export async function migrate(
   const features = serverFeatures(version);
   const versionTable = qualifiedName(database, 'schema_migrations');
 
-  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` });
+  const cluster = opts.cluster;
+  const onCluster = cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(cluster)}`;
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}${onCluster}` });
   await client.command({
     query:
-      `CREATE TABLE IF NOT EXISTS ${versionTable} (version UInt32, name String, applied_at DateTime) ` +
-      // Replacing on version: two migrators racing record a version twice; it collapses.
-      'ENGINE = ReplacingMergeTree ORDER BY version',
+      `CREATE TABLE IF NOT EXISTS ${versionTable}${onCluster} (version UInt32, name String, applied_at DateTime) ` +
+      // Replacing on version: two migrators racing record a version twice; it collapses. In cluster
+      // mode every server is a replica of one version table (one ZooKeeper path for all shards), so
+      // a migrator connected to any server sees what was applied.
+      (cluster === undefined
+        ? 'ENGINE = ReplacingMergeTree ORDER BY version'
+        : `ENGINE = ReplicatedReplacingMergeTree(${quoteString(`/clickhouse/tables/all/${database}/schema_migrations`)}, '{replica}') ORDER BY version`),
   });
 
   const rs = await client.query({ query: `SELECT DISTINCT version FROM ${versionTable}`, format: 'JSONEachRow' });
@@ -160,8 +178,10 @@ export async function migrate(
   const applied: number[] = [];
   for (const m of migrations) {
     if (done.has(m.version)) continue;
-    for (const statement of m.statements({ database, features })) {
-      await client.command({ query: statement });
+    for (const statement of m.statements({ database, features, ...(cluster === undefined ? {} : { cluster }) })) {
+      for (const query of cluster === undefined ? [statement] : clusterStatements(statement, { database, cluster })) {
+        await client.command({ query });
+      }
     }
     await client.command({
       query: `INSERT INTO ${versionTable} (version, name, applied_at) VALUES (${m.version}, ${quoteString(m.name)}, now())`,
@@ -169,4 +189,74 @@ export async function migrate(
     applied.push(m.version);
   }
   return { applied, serverVersion: version };
+}
+
+/**
+ * Sharding keys of the Distributed tables in cluster mode. A key must be a function of the row
+ * only (never `rand()`): a batch re-sent after a lost response must land on the shard that holds
+ * the first copy, where the ReplacingMergeTree identity collapses it. Tables not listed shard by
+ * a hash of their whole ORDER BY key.
+ */
+export const SHARDING_KEYS: Readonly<Record<string, string>> = {
+  // One instrument of one connection stays on one shard: ladder queries read one shard's parts.
+  depth: 'cityHash64(connection, conid)',
+  session_events: 'cityHash64(connection)',
+};
+
+/** Table suffix of the replicated per-shard tables behind the Distributed ones. */
+export const LOCAL_SUFFIX = '_local';
+
+const IDENT = '`(?:[^`\\\\]|\\\\.)+`';
+const CREATE_TABLE = new RegExp(
+  `^CREATE TABLE IF NOT EXISTS (${IDENT})\\.(${IDENT}) \\(([\\s\\S]*)\\)\\s*ENGINE = (\\w*)MergeTree(?:\\(([^)]*)\\))?([\\s\\S]*)$`,
+);
+const ALTER_TABLE = new RegExp(`^ALTER TABLE (${IDENT})\\.(${IDENT}) ([\\s\\S]+)$`);
+const DROP_TABLE = new RegExp(`^DROP TABLE IF EXISTS (${IDENT})\\.(${IDENT})$`);
+
+function unquote(identifier: string): string {
+  return identifier.slice(1, -1).replace(/\\(.)/g, '$1');
+}
+
+/**
+ * Rewrites one single-server DDL statement into cluster DDL (all ON CLUSTER):
+ * - `CREATE TABLE db.T (…) ENGINE = XMergeTree …` → `db.T_local` with
+ *   `ReplicatedXMergeTree('/clickhouse/tables/{shard}/db/T_local', '{replica}')`, then `db.T` with
+ *   the same columns (codecs dropped) and `Distributed(cluster, db, T_local, shardingKey)`;
+ * - `ALTER TABLE db.T` column changes → both tables; other ALTERs (partitions…) → `T_local` only;
+ * - `DROP TABLE IF EXISTS db.T` → both.
+ * Anything else throws, so a migration that cannot run on a cluster fails loudly instead of
+ * creating a table on one server only.
+ */
+export function clusterStatements(statement: string, ctx: { database: string; cluster: string }): string[] {
+  const sql = statement.trim();
+  const onCluster = `ON CLUSTER ${quoteIdentifier(ctx.cluster)}`;
+  const create = CREATE_TABLE.exec(sql);
+  if (create) {
+    const [, db, table, columns, flavour, engineArgs, rest] = create as unknown as [string, string, string, string, string, string | undefined, string];
+    const name = unquote(table);
+    const local = name + LOCAL_SUFFIX;
+    const zkPath = `/clickhouse/tables/{shard}/${unquote(db)}/${local}`;
+    const args = [quoteString(zkPath), "'{replica}'", ...(engineArgs?.trim() ? [engineArgs.trim()] : [])].join(', ');
+    const orderBy = /ORDER BY\s+(\([^)]*\)|\S+)/.exec(rest)?.[1] ?? '';
+    const key = SHARDING_KEYS[name] ?? `cityHash64${orderBy.startsWith('(') ? orderBy : `(${orderBy})`}`;
+    const distributedColumns = columns.replace(/\s+CODEC\((?:[^()]|\([^()]*\))*\)/g, '');
+    return [
+      `CREATE TABLE IF NOT EXISTS ${db}.${quoteIdentifier(local)} ${onCluster} (${columns})\nENGINE = Replicated${flavour}MergeTree(${args})${rest}`,
+      `CREATE TABLE IF NOT EXISTS ${db}.${table} ${onCluster} (${distributedColumns})\n` +
+        `ENGINE = Distributed(${quoteString(ctx.cluster)}, ${quoteString(unquote(db))}, ${quoteString(local)}, ${key})`,
+    ];
+  }
+  const alter = ALTER_TABLE.exec(sql);
+  if (alter) {
+    const [, db, table, change] = alter as unknown as [string, string, string, string];
+    const local = `${db}.${quoteIdentifier(unquote(table) + LOCAL_SUFFIX)} ${onCluster} ${change}`;
+    const columnChange = /^(ADD|DROP|MODIFY|RENAME|COMMENT|CLEAR) COLUMN\b/i.test(change.trim());
+    return columnChange ? [`ALTER TABLE ${local}`, `ALTER TABLE ${db}.${table} ${onCluster} ${change}`] : [`ALTER TABLE ${local}`];
+  }
+  const drop = DROP_TABLE.exec(sql);
+  if (drop) {
+    const [, db, table] = drop as unknown as [string, string, string];
+    return [`DROP TABLE IF EXISTS ${db}.${table} ${onCluster}`, `DROP TABLE IF EXISTS ${db}.${quoteIdentifier(unquote(table) + LOCAL_SUFFIX)} ${onCluster}`];
+  }
+  throw new Error(`cluster mode cannot run this migration statement (only CREATE TABLE IF NOT EXISTS … MergeTree, ALTER TABLE and DROP TABLE IF EXISTS): ${sql.split('\n')[0]}`);
 }

@@ -4,6 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/loadConfig';
+import { loadSimConfFile } from '../../sim/confFile';
+import { ipAllowed } from '../../sim/ipFilter';
+import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 
 const root = resolve(__dirname, '../..');
 interface Service {
@@ -15,9 +18,12 @@ interface Service {
   environment?: Record<string, string>;
   volumes?: string[];
   network_mode?: string;
-  healthcheck?: unknown;
+  healthcheck?: { test: string[] };
+  profiles?: string[];
+  entrypoint?: string[];
 }
-const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as {
+// merge: the file shares service settings through YAML anchors and `<<` merge keys.
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
   secrets: Record<string, { file: string }>;
   volumes: Record<string, unknown>;
@@ -47,18 +53,32 @@ test('dependencies, secrets, shared network namespaces and named volumes all exi
   }
 });
 
+const helpCache = new Map<string, string>();
+/** `ibflow <words> --help`, once per command (each run starts a node process). */
+function cliHelp(words: string[]): string {
+  const key = words.join(' ');
+  if (!helpCache.has(key)) helpCache.set(key, execFileSync(process.execPath, [join(root, 'cli/bin.js'), ...words, '--help'], { encoding: 'utf8' }));
+  return helpCache.get(key)!;
+}
+
 test('ibflow commands in the compose file are real CLI commands', () => {
   for (const s of Object.values(compose.services)) {
     if (!s.build || !s.command) continue;
     const words = s.command.filter((w) => !w.startsWith('-')).slice(0, s.command[0] === 'worker' ? 2 : 1);
-    const help = execFileSync(process.execPath, [join(root, 'cli/bin.js'), ...words, '--help'], { encoding: 'utf8' });
+    const help = cliHelp(words);
     for (const flag of s.command.filter((w) => w.startsWith('--'))) expect(help).toContain(flag);
   }
 });
 
-test('the compose config validates, and its env secrets are provided to the pod worker', () => {
-  const config = loadConfig(join(root, 'infra/docker/config/ibflow.yaml'));
-  const worker = compose.services['pod-a-worker-sim'];
+/** `${VAR:-default}` → default (compose interpolation, as with VAR unset). */
+const interpolate = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+
+test.each([
+  ['pod-a-worker-sim', 'infra/docker/config/ibflow.yaml'],
+  ['pod-a-worker', 'infra/docker/config/ibflow.ibkr.yaml'],
+])('the compose config validates, and its env secrets are provided to the pod worker (%s)', (service, configFile) => {
+  const config = loadConfig(join(root, configFile));
+  const worker = compose.services[service]!;
   for (const c of config.connections.filter((x) => x.pod === 'pod-a')) {
     for (const ref of [c.passwordRef, c.totpSecretRef].filter(Boolean) as string[]) {
       expect(ref.startsWith('env:')).toBe(true);
@@ -68,4 +88,83 @@ test('the compose config validates, and its env secrets are provided to the pod 
       expect(worker.secrets).toContain(secretName);
     }
   }
+});
+
+const ibflowServices = () => Object.entries(compose.services).filter(([, s]) => s.build?.dockerfile === 'infra/docker/Dockerfile');
+
+test('ibflow services find their config in the mounted folder, and `worker pod --pod` matches the config', () => {
+  for (const [name, s] of ibflowServices()) {
+    const configPath = interpolate(s.environment?.IBFLOW_CONFIG ?? '');
+    expect({ name, configPath }).toEqual({ name, configPath: '/etc/ibflow/ibflow.yaml' });
+    if (name.includes('gateway')) continue; // the simulator reads no ibflow config
+    expect(s.volumes).toContain('./infra/docker/config:/etc/ibflow:ro');
+  }
+  for (const [service, file] of [['pod-a-worker-sim', 'ibflow.yaml'], ['pod-a-worker', 'ibflow.ibkr.yaml']] as const) {
+    const s = compose.services[service]!;
+    const pod = s.command![s.command!.indexOf('--pod') + 1];
+    const config = loadConfig(join(root, 'infra/docker/config', file));
+    expect(config.connections.length).toBeGreaterThan(0);
+    for (const c of config.connections) {
+      expect(c.pod).toBe(pod);
+      // The gateway shares the worker's network namespace and listens on the conf.yaml port.
+      const url = new URL(c.gateway.url);
+      expect(url.hostname).toBe('127.0.0.1');
+      expect(Number(url.port)).toBe(gatewayConf.listenPort);
+      expect(ipAllowed(gatewayConf.ips, url.hostname)).toBe(true);
+    }
+    expect(s.network_mode).toMatch(/^service:pod-a-gateway/);
+    // Both configs use the ClickHouse user the compose file creates.
+    expect(readFileSync(join(root, 'infra/docker/clickhouse/ibflow-user.xml'), 'utf8')).toContain(`<${config.clickhouse.username}>`);
+  }
+});
+
+const gatewayConf = loadSimConfFile(join(root, 'infra/gateway/conf.yaml'));
+
+test('the gateway conf.yaml admits only the pod itself; the simulator in `sim` uses the same file', () => {
+  expect(gatewayConf.listenPort).toBe(5000);
+  expect(ipAllowed(gatewayConf.ips, '127.0.0.1')).toBe(true);
+  for (const other of ['172.18.0.5', '10.1.2.3', '192.168.1.20']) expect(ipAllowed(gatewayConf.ips, other)).toBe(false);
+  const sim = compose.services['pod-a-gateway-sim']!;
+  const conf = sim.command![sim.command!.indexOf('--conf') + 1];
+  expect(sim.volumes).toContain(`./infra/gateway/conf.yaml:${conf}:ro`);
+  expect(sim.command![sim.command!.indexOf('--port') + 1]).toBe(String(gatewayConf.listenPort));
+});
+
+test("IBKR's gateway image: the published archive on a Java runtime, with our conf.yaml", () => {
+  const s = compose.services['pod-a-gateway']!;
+  const dockerfile = readFileSync(join(root, s.build!.context, s.build!.dockerfile), 'utf8');
+  expect(dockerfile).toMatch(/^FROM eclipse-temurin:\d+-jre/m);
+  expect(dockerfile).toContain('https://download2.interactivebrokers.com/portal/clientportal.gw.zip');
+  expect(dockerfile).toMatch(/COPY .*conf\.yaml root\/conf\.yaml/);
+  expect(dockerfile).toContain('ENTRYPOINT ["bin/run.sh", "root/conf.yaml"]');
+  expect(s.healthcheck!.test.join(' ')).toContain(`https://127.0.0.1:${gatewayConf.listenPort}/`);
+});
+
+test('profiles swap the gateway: `sim` and `ibkr` each run one gateway and one pod worker for pod-a', () => {
+  for (const profile of ['sim', 'ibkr']) {
+    const names = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes(profile)).map(([n]) => n).sort();
+    expect(names.filter((n) => n.startsWith('pod-a-'))).toEqual(profile === 'sim' ? ['pod-a-gateway-sim', 'pod-a-worker-sim'] : ['pod-a-gateway', 'pod-a-worker']);
+    expect(names).toContain('start');
+  }
+});
+
+test('health checks gate dependents: workers on Temporal, the migration and (pod) their gateway', () => {
+  for (const [name, s] of ibflowServices()) {
+    if (s.command?.[0] === 'worker') {
+      expect(s.depends_on?.temporal?.condition).toBe('service_healthy');
+      expect(s.depends_on?.['clickhouse-migrate']?.condition).toBe('service_completed_successfully');
+      expect({ name, health: s.healthcheck?.test.join(' ') }).toEqual({ name, health: expect.stringContaining(`:${s.environment!.IBFLOW_METRICS_PORT}/readyz`) });
+    }
+  }
+  expect(compose.services['clickhouse-migrate']!.command).toEqual(['db', 'migrate']);
+  expect(compose.services['start']!.depends_on?.['control-worker']?.condition).toBe('service_healthy');
+  // The Temporal search attributes the workflows upsert are registered before the control worker.
+  const script = compose.services['temporal-search-attributes']!.command!.join(' ');
+  for (const key of SEARCH_ATTRIBUTES) expect(script).toContain(key.name);
+  expect(compose.services['control-worker']!.depends_on?.['temporal-search-attributes']?.condition).toBe('service_completed_successfully');
+});
+
+test('published ports stay on the host loopback, and ClickHouse is a current LTS (x.3 or x.8)', () => {
+  for (const s of Object.values(compose.services) as (Service & { ports?: string[] })[]) for (const p of s.ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
+  expect(compose.services.clickhouse!.image).toMatch(/^clickhouse\/clickhouse-server:\d+\.(3|8)$/);
 });
