@@ -1,6 +1,6 @@
-import { createClient } from '@clickhouse/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createControlActivities } from '../activities';
+import { connectClickHouse } from './clickhouseClient';
 import type { IbflowConfig } from '../src/config/schema';
 import { startWorkerOps } from '../src/health/workerOps';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
@@ -23,7 +23,7 @@ export async function startControlWorker(opts: ControlWorkerOptions): Promise<Ru
   const log = opts.log ?? createLogger('control-worker');
   installTemporalRuntimeLogging(log);
   const connection = await NativeConnection.connect({ address: initial.temporal.address });
-  const clickhouse = createClient({ url: initial.clickhouse.url, username: initial.clickhouse.username });
+  const clickhouse = await connectClickHouse(initial);
   const worker = await Worker.create({
     connection,
     namespace: initial.temporal.namespace,

@@ -1,7 +1,8 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createPodActivities } from '../activities';
+import { connectClickHouse } from './clickhouseClient';
 import { DepthSink } from '../src/clickhouse/depthSink';
 import { join } from 'node:path';
 import { depthSettings, type IbflowConfig } from '../src/config/schema';
@@ -42,7 +43,7 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
   const nativeConnection = await NativeConnection.connect({ address: initial.temporal.address });
   const clientConnection = await Connection.connect({ address: initial.temporal.address });
   const temporal = new Client({ connection: clientConnection, namespace: initial.temporal.namespace });
-  const clickhouse: ClickHouseClient = createClient({ url: initial.clickhouse.url, username: initial.clickhouse.username });
+  const clickhouse: ClickHouseClient = await connectClickHouse(initial, opts.env);
   const depth = depthSettings(initial);
   const sink = new DepthSink({
     client: clickhouse,
