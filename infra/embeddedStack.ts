@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import { Client, Connection, ScheduleAlreadyRunning, WorkflowNotFoundError } from '@temporalio/client';
+import { ScheduleAlreadyRunning, WorkflowNotFoundError } from '@temporalio/client';
+import { withTemporalClient } from '../src/temporal/temporalClient';
 import { migrate } from '../src/clickhouse/migrations';
 import { loadConfig } from '../src/config/loadConfig';
 import { depthSettings, type IbflowConfig } from '../src/config/schema';
@@ -140,9 +141,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
 
 /** One session workflow per username and one depth workflow per connection; existing ones are kept. */
 export async function startConnectionWorkflows(config: IbflowConfig, progress: (line: string) => void): Promise<void> {
-  const connection = await Connection.connect({ address: config.temporal.address });
-  try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+  return withTemporalClient(config, async (client) => {
     for (const c of config.connections) {
       const sessionId = sessionWorkflowId(c.username);
       await client.workflow.start('sessionWorkflow', {
@@ -176,9 +175,7 @@ export async function startConnectionWorkflows(config: IbflowConfig, progress: (
         });
       }
     }
-  } finally {
-    await connection.close();
-  }
+  });
 }
 
 /** The coordinator's view of the config: the default assignment and the limits. */
@@ -199,9 +196,7 @@ export function depthCoordinatorConfig(config: IbflowConfig): DepthCoordinatorCo
  */
 export async function startDepthMaintenance(config: IbflowConfig, progress: (line: string) => void): Promise<void> {
   const depth = depthSettings(config);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+  return withTemporalClient(config, async (client) => {
     const coordinatorConfig = depthCoordinatorConfig(config);
     await client.workflow.signalWithStart('depthCoordinatorWorkflow', {
       taskQueue: CONTROL_TASK_QUEUE,
@@ -240,16 +235,12 @@ export async function startDepthMaintenance(config: IbflowConfig, progress: (lin
       await client.schedule.getHandle(DEPTH_RETENTION_SCHEDULE_ID).update((previous) => ({ ...previous, action: { ...previous.action, ...action } }));
     }
     progress(`  retention schedule ${DEPTH_RETENTION_SCHEDULE_ID}: drop depth partitions older than ${depth.retentionDays} days, daily`);
-  } finally {
-    await connection.close();
-  }
+  });
 }
 
 /** Safe statuses of every connection's session (null while its workflow is not there yet). */
 export async function sessionStatuses(config: IbflowConfig): Promise<Map<string, SessionStatus | null>> {
-  const connection = await Connection.connect({ address: config.temporal.address });
-  try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+  return withTemporalClient(config, async (client) => {
     const out = new Map<string, SessionStatus | null>();
     for (const c of config.connections) {
       try {
@@ -260,9 +251,7 @@ export async function sessionStatuses(config: IbflowConfig): Promise<Map<string,
       }
     }
     return out;
-  } finally {
-    await connection.close();
-  }
+  });
 }
 
 function describeEvent(event: SupervisorEvent): string {

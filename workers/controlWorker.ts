@@ -6,7 +6,7 @@ import { startWorkerOps } from '../src/health/workerOps';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
 import { CONTROL_TASK_QUEUE } from '../src/session/ids';
-import type { RunningWorker } from './podWorker';
+import { runWorker, type RunningWorker } from './runningWorker';
 
 export interface ControlWorkerOptions {
   config: () => IbflowConfig;
@@ -35,18 +35,10 @@ export async function startControlWorker(opts: ControlWorkerOptions): Promise<Ru
   const ops = opts.metricsPort === undefined ? null : await startWorkerOps({ port: opts.metricsPort, workerName: 'control', worker });
   if (ops) log.info({ metrics: `${ops.url}/metrics` }, 'metrics, /healthz and /readyz listening');
   log.info({ taskQueue: CONTROL_TASK_QUEUE }, 'control worker polling');
-  const done = worker.run().finally(async () => {
+  return runWorker(worker, async () => {
     ops?.markStopping();
     await ops?.close();
     await clickhouse.close();
     await connection.close();
   });
-  return {
-    worker,
-    done,
-    async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await done;
-    },
-  };
 }

@@ -3,6 +3,9 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createPodActivities } from '../activities';
 import { connectClickHouse } from './clickhouseClient';
+import { runWorker, type RunningWorker } from './runningWorker';
+
+export type { RunningWorker };
 import { DepthSink } from '../src/clickhouse/depthSink';
 import { join } from 'node:path';
 import { depthSettings, type IbflowConfig } from '../src/config/schema';
@@ -23,13 +26,6 @@ export interface PodWorkerOptions {
   env?: NodeJS.ProcessEnv;
   /** Serve /metrics, /healthz and /readyz on this port (0 = any free port); off when undefined. */
   metricsPort?: number;
-}
-
-export interface RunningWorker {
-  worker: Worker;
-  /** Resolves when the worker has stopped (after shutdown()). */
-  done: Promise<void>;
-  shutdown(): Promise<void>;
 }
 
 /**
@@ -105,7 +101,7 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
   const ops = opts.metricsPort === undefined ? null : await startWorkerOps({ port: opts.metricsPort, workerName: `pod-${opts.pod}`, worker });
   if (ops) log.info({ metrics: `${ops.url}/metrics` }, 'metrics, /healthz and /readyz listening');
   log.info({ taskQueue: podTaskQueue(opts.pod) }, 'pod worker polling');
-  const done = worker.run().finally(async () => {
+  return runWorker(worker, async () => {
     ops?.markStopping();
     await ops?.close();
     clearInterval(sinkMetrics);
@@ -115,12 +111,4 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     await clientConnection.close();
     await nativeConnection.close();
   });
-  return {
-    worker,
-    done,
-    async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await done;
-    },
-  };
 }

@@ -1,12 +1,13 @@
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { connectTemporal, type ConnectedClient } from '../../src/temporal/temporalClient';
 import type { IbflowConfig } from '../../src/config/schema';
 import { CliError, EXIT } from './errors';
 
 /** A Temporal client for one command; errors say where Temporal was expected and what to do. */
 export async function withTemporal<T>(config: IbflowConfig, fn: (client: Client) => Promise<T>): Promise<T> {
-  let connection: Connection;
+  let connected: ConnectedClient;
   try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5 seconds' });
+    connected = await connectTemporal(config, 5_000);
   } catch (err) {
     throw new CliError(
       `cannot reach Temporal at ${config.temporal.address} (${shortReason(err)}); is it running? ` +
@@ -15,9 +16,9 @@ export async function withTemporal<T>(config: IbflowConfig, fn: (client: Client)
     );
   }
   try {
-    return await fn(new Client({ connection, namespace: config.temporal.namespace }));
+    return await fn(connected.client);
   } finally {
-    await connection.close().catch(() => undefined);
+    await connected.close();
   }
 }
 
