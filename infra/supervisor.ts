@@ -43,14 +43,21 @@ export class Supervisor {
       this.running.delete(spec.name);
       const restartInMs = Math.min(30_000, 1_000 * 2 ** Math.min(restarts, 5));
       this.onEvent({ kind: 'crashed', name: spec.name, code, signal, restartInMs });
-      setTimeout(() => {
-        if (this.stopping) return;
-        const healthyFor = Date.now() - began;
-        this.launch(spec, healthyFor > 60_000 ? 0 : restarts + 1).catch((err: Error) => {
-          this.onEvent({ kind: 'restart_failed', name: spec.name, error: err.message });
-        });
-      }, restartInMs).unref();
+      const healthyFor = Date.now() - began;
+      this.scheduleRestart(spec, healthyFor > 60_000 ? 0 : restarts + 1, restartInMs);
     });
+  }
+
+  /** Restarts until it works (a dependency may still be down); never gives a service up. */
+  private scheduleRestart(spec: ServiceSpec, restarts: number, inMs: number): void {
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.launch(spec, restarts).catch((err: Error) => {
+        const nextInMs = Math.min(30_000, 1_000 * 2 ** Math.min(restarts + 1, 5));
+        this.onEvent({ kind: 'restart_failed', name: spec.name, error: `${err.message}; trying again in ${nextInMs / 1000} s` });
+        this.scheduleRestart(spec, restarts + 1, nextInMs);
+      });
+    }, inMs).unref();
   }
 
   /** From now on an exiting child is not restarted (call first thing on Ctrl-C). */

@@ -13,7 +13,8 @@ export interface PacingRule {
 export const DEFAULT_PACING: { globalPerSecond: number; rules: PacingRule[] } = {
   globalPerSecond: 8,
   rules: [
-    { path: '/tickle', minIntervalMs: 1_100 },
+    // 2 s, not 1.1: requests sent 1.1 s apart can arrive closer together on a loaded host.
+    { path: '/tickle', minIntervalMs: 2_000 },
     { path: '/sso/validate', minIntervalMs: 61_000 },
     { path: '/portfolio/accounts', minIntervalMs: 5_500 },
     { path: '/iserver/account/orders', minIntervalMs: 5_500 },
