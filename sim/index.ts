@@ -5,3 +5,4 @@ export type { SimConf } from './confFile';
 export { startSimulator } from './startSimulator';
 export { loadUsersFile } from './usersFile';
 export { loadSimConfFile } from './confFile';
+export { simControl } from './controlClient';

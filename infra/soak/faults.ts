@@ -1,5 +1,4 @@
-import { request as httpRequest } from 'node:http';
-import type { SimHandle } from '../../sim';
+import { simControl } from '../../sim/controlClient';
 import { sessionWorkflowId } from '../../src/session/ids';
 import type { SessionStatus } from '../../src/session/sessionStatus';
 import { pauseSignal, resumeSignal, statusQuery } from '../../workflows/messages';
@@ -30,28 +29,6 @@ export interface FaultContext {
   loginFaultsLeft: Map<string, number>;
 }
 
-/** Calls a simulator's control plane (plain HTTP, its own port; not part of IBKR's API). */
-export function simControl<T = unknown>(sim: SimHandle, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  const payload = body === undefined ? '' : JSON.stringify(body);
-  return new Promise<T>((resolve, reject) => {
-    const req = httpRequest(
-      new URL(path, sim.controlUrl),
-      { method, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 0) >= 400) reject(Object.assign(new Error(`${method} ${path}: ${res.statusCode} ${text}`), { status: res.statusCode }));
-          else resolve((text ? JSON.parse(text) : null) as T);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer in 10 s`)));
-    req.end(payload);
-  });
-}
 
 export async function sessionStatus(stack: SoakStack, c: SoakConnection): Promise<SessionStatus | null> {
   try {
@@ -211,3 +188,5 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, c: SoakCon
     }
   }
 }
+
+export { simControl };

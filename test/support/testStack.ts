@@ -1,5 +1,5 @@
+import { simControl } from '../../sim/controlClient';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -137,24 +137,4 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
-/** Calls the simulator's control plane (not part of IBKR's API; plain HTTP on its own port). */
-export async function simControl<T = unknown>(sim: SimHandle, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  const payload = body === undefined ? '' : JSON.stringify(body);
-  return new Promise<T>((resolve, reject) => {
-    const req = httpRequest(
-      new URL(path, sim.controlUrl),
-      { method, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 0) >= 400) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
-          else resolve((text ? JSON.parse(text) : null) as T);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+export { simControl };
