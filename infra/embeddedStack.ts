@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import { ScheduleAlreadyRunning, WorkflowNotFoundError } from '@temporalio/client';
+import { ScheduleAlreadyRunning, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { withTemporalClient } from '../src/temporal/temporalClient';
 import { migrate } from '../src/clickhouse/migrations';
 import { loadConfig } from '../src/config/loadConfig';
@@ -165,15 +165,7 @@ export async function startConnectionWorkflows(config: IbflowConfig, progress: (
         memo: { connectionId: c.id, mode: c.mode, pod: c.pod },
       });
       progress(`  session workflow ${sessionId} (${c.id}, ${c.mode}) running`);
-      if (c.instruments.length > 0) {
-        await client.workflow.start('depthWorkflow', {
-          taskQueue: CONTROL_TASK_QUEUE,
-          workflowId: depthWorkflowId(c.id),
-          args: [{ connectionId: c.id }],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          typedSearchAttributes: [{ key: IbflowConnection, value: c.id }],
-        });
-      }
+      if (c.instruments.length > 0) await startDepthWorkflow(client, c.id);
     }
   });
 }
@@ -207,13 +199,7 @@ export async function startDepthMaintenance(config: IbflowConfig, progress: (lin
     });
     for (const c of config.connections) {
       if (c.instruments.length > 0) continue; // started by startConnectionWorkflows
-      await client.workflow.start('depthWorkflow', {
-        taskQueue: CONTROL_TASK_QUEUE,
-        workflowId: depthWorkflowId(c.id),
-        args: [{ connectionId: c.id }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [{ key: IbflowConnection, value: c.id }],
-      });
+      await startDepthWorkflow(client, c.id);
     }
     progress(`  depth coordinator ${DEPTH_COORDINATOR_WORKFLOW_ID} running (${depth.maxLaddersPerAccount} ladder(s) per account, move after ${depth.moveAfterMs / 1000} s)`);
 
@@ -269,4 +255,15 @@ function describeEvent(event: SupervisorEvent): string {
     case 'stopped':
       return `  ✓ ${event.name} stopped`;
   }
+}
+
+/** The depth workflow of a connection; an existing one is kept. */
+async function startDepthWorkflow(client: Client, connectionId: string): Promise<void> {
+  await client.workflow.start('depthWorkflow', {
+    taskQueue: CONTROL_TASK_QUEUE,
+    workflowId: depthWorkflowId(connectionId),
+    args: [{ connectionId }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [{ key: IbflowConnection, value: connectionId }],
+  });
 }

@@ -55,17 +55,7 @@ export function ensureDemoSetup(stateDir: string, ports: DemoPorts): { configPat
     clickhouse: { url: `http://127.0.0.1:${ports.clickhouseHttpPort}`, database: 'ibflow' },
     // The simulator keeps no reset calendar unless told to, so neither does the demo.
     session: { maintenance: { daily: [], weekly: [] } },
-    connections: DEMO_CONNECTIONS.map((c, i) => ({
-      id: c.id,
-      mode: c.mode,
-      username: c.username,
-      passwordRef: `file:${c.id}/password`,
-      ...(c.mode === 'live' ? { totpSecretRef: `file:${c.id}/totp` } : {}),
-      pod: c.pod,
-      account: c.account,
-      gateway: { url: `https://127.0.0.1:${pods[i].gatewayPort}`, verifyTls: false },
-      instruments: [{ conid: c.conid }],
-    })),
+    connections: DEMO_CONNECTIONS.map((c, i) => simulatedConnectionConfig({ ...c, gatewayPort: pods[i].gatewayPort })),
   };
   const configPath = configPathIn(stateDir);
   writeFileSync(configPath, `# Written by \`ibflow up\` for the embedded demo stack. Secrets live in secrets.json (mode 0600).\n${toYaml(config)}`);
@@ -86,4 +76,29 @@ export async function writeDemoSimUsers(stateDir: string, pod: DemoPod): Promise
     });
   }
   writeFileSync(pod.usersFile, JSON.stringify({ users }, null, 2), { mode: 0o600 });
+}
+
+export interface SimulatedConnection {
+  id: string;
+  mode: 'paper' | 'live';
+  username: string;
+  pod: string;
+  account: string;
+  conid: number;
+  gatewayPort: number;
+}
+
+/** The config entry of a connection to a simulated gateway on loopback, secrets in the file store. */
+export function simulatedConnectionConfig(c: SimulatedConnection): Record<string, unknown> {
+  return {
+    id: c.id,
+    mode: c.mode,
+    username: c.username,
+    passwordRef: `file:${c.id}/password`,
+    ...(c.mode === 'live' ? { totpSecretRef: `file:${c.id}/totp` } : {}),
+    pod: c.pod,
+    account: c.account,
+    gateway: { url: `https://127.0.0.1:${c.gatewayPort}`, verifyTls: false },
+    instruments: [{ conid: c.conid }],
+  };
 }

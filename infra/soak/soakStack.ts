@@ -1,3 +1,4 @@
+import { simulatedConnectionConfig } from '../demo/demoSetup';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -171,17 +172,7 @@ export async function startSoakStack(opts: SoakStackOptions): Promise<SoakStack>
     clickhouse: { url: `http://127.0.0.1:${chHttp}`, database: 'ibflow' },
     browser: { loginTimeoutMs: 30_000 },
     session: { keepaliveIntervalMs: 10_000, competingCooldownMs: 5_000, maxFailedLoginsPerDay: 3, maintenance: { daily: [], weekly: [] } },
-    connections: connections.map((c) => ({
-      id: c.id,
-      mode: c.mode,
-      username: c.username,
-      passwordRef: `file:${c.id}/password`,
-      ...(c.mode === 'live' ? { totpSecretRef: `file:${c.id}/totp` } : {}),
-      pod: c.pod,
-      account: c.account,
-      gateway: { url: `https://127.0.0.1:${c.gatewayPort}`, verifyTls: false },
-      instruments: [{ conid: c.conid }],
-    })),
+    connections: connections.map((c) => simulatedConnectionConfig(c)),
   };
   writeFileSync(configPath, `# Written by the soak (infra/soak). Secrets are canaries in secrets.json.\n${toYaml(rawConfig)}`);
   const config = loadConfig(configPath);

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../sim/priceWalk';
 import { DEFAULT_BACKOFF, backoffDelayMs, type BackoffPolicy } from '../../workflows/backoff';
 import { LOGIN_BUDGET_WINDOW_MS, loginBudgetExhausted, recentFailedLogins } from '../../workflows/loginBudget';
 
@@ -6,16 +7,7 @@ const lowest = (): number => 0; // -jitter
 const highest = (): number => 0.999999999; // just under +jitter
 
 /** A deterministic pseudo-random sequence (mulberry32) standing in for the workflow's Math.random. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededRandom;
 
 describe('backoffDelayMs', () => {
   test('the default policy', () => {
