@@ -9,7 +9,8 @@ import { formatReport, runSoak } from '../../infra/soak/runSoak';
 jest.setTimeout(600_000);
 
 test('every fault type once: no loss, no unmarked gap, no budget breach, no leaked secret', async () => {
-  const seed = Number(process.env.IBFLOW_SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  // A pinned default keeps CI repeatable; `npm run soak` explores random seeds.
+  const seed = Number(process.env.IBFLOW_SOAK_SEED ?? 42);
   const lines: string[] = [];
   const report = await runSoak({
     minutes: 0,
