@@ -2,7 +2,8 @@ import { simulatedConnectionConfig } from '../demo/demoSetup';
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { connectTemporal } from '../../src/temporal/temporalClient';
 import { stringify as toYaml } from 'yaml';
 import { loadUsersFile, startSimulator, type SimHandle } from '../../sim';
 import { migrate } from '../../src/clickhouse/migrations';
@@ -245,8 +246,8 @@ export async function startSoakStack(opts: SoakStackOptions): Promise<SoakStack>
   await Promise.all([controlReady, ...[...podWorkers.values()].map((w) => w.start())]);
 
   // One client connection for the whole soak: gRPC reconnects by itself after a Temporal restart.
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const temporalClient = await connectTemporal(config);
+  const client = temporalClient.client;
 
   return {
     stateDir,
@@ -277,7 +278,7 @@ export async function startSoakStack(opts: SoakStackOptions): Promise<SoakStack>
     async stop() {
       await Promise.allSettled([...podWorkers.values()].map((w) => w.stop()));
       await control.stop();
-      await connection.close().catch(() => undefined);
+      await temporalClient.close();
       await Promise.allSettled([...sims.values()].map((s) => s.close()));
       await clickhouse.close().catch(() => undefined);
       await Promise.allSettled([clickhouseServer.stop(), temporal.stop()]);

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { connectTemporal } from '../../src/temporal/temporalClient';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../../infra/clickhouse/embeddedClickHouse';
 import { ensureDemoSetup, writeDemoSimUsers, type DemoPod } from '../../infra/demo/demoSetup';
@@ -80,8 +81,8 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   workers.push(await startControlWorker({ config: () => config, workflowBundle, log }));
   for (const pod of pods) workers.push(await startPodWorker({ pod: pod.pod, config: () => config, log }));
 
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const temporalClient = await connectTemporal(config);
+  const client = temporalClient.client;
 
   return {
     stateDir,
@@ -97,7 +98,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     async stop() {
       // Workflows keep running in the server; stopping it ends them with the test.
       await Promise.allSettled(workers.map((w) => w.shutdown()));
-      await connection.close();
+      await temporalClient.close();
       await Promise.allSettled([...sims.values()].map((s) => s.close()));
       await clickhouse.close();
       await Promise.allSettled([clickhouseServer.stop(), temporal.stop()]);
