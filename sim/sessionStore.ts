@@ -7,7 +7,7 @@ import type { SimUser } from './types';
 export type DropKind = 'bridge' | 'expire' | 'competing' | 'logout';
 
 /** Why an SSO session ended; pushed to that user's websockets. */
-export type SsoEndReason = 'logout' | 'expire' | 'idle' | 'competing' | 'replaced' | 'maxAge' | 'reset' | 'maintenance';
+export type SsoEndReason = 'logout' | 'expire' | 'idle' | 'replaced' | 'maxAge' | 'reset' | 'maintenance';
 
 export type SessionEvent =
   | { type: 'bridgeOpened'; username: string }
@@ -154,9 +154,9 @@ export class SessionStore {
   openBridge(session: UserSession, compete = false): void {
     session.bridgeAt = undefined;
     if (this.sessions.get(session.user.username) !== session) return; // ended meanwhile
-    if (compete && (session.competing || this.opts.registry.takenOver(session.user.username))) {
-      this.opts.registry.claim(session.user.username, this.now());
-    }
+    const heldElsewhere = session.competing || this.opts.registry.takenOver(session.user.username);
+    if (heldElsewhere && !compete) return; // only compete:true disconnects the other session
+    if (heldElsewhere) this.opts.registry.claim(session.user.username, this.now());
     // Opening with compete:true takes the brokerage session back, ending a pending competing loss.
     session.competingUntil = undefined;
     session.competing = false;
@@ -191,6 +191,20 @@ export class SessionStore {
     }
   }
 
+  /**
+   * The other login has won the brokerage session: `authenticated:false`, while the read-only portal
+   * (SSO) session survives (IBKR-CPAPI.md). `competing` stays true until ssodh/init with
+   * `compete:true` takes the username back; whether the real gateway keeps it true is unknown.
+   */
+  private loseToCompetitor(session: UserSession): void {
+    session.competingUntil = undefined;
+    session.bridgeAt = undefined;
+    if (!session.bridge) return;
+    session.bridge = false;
+    this.opts.log('brokerage session lost to a competing login', { username: session.user.username });
+    this.emit({ type: 'bridgeLost', username: session.user.username });
+  }
+
   /** The daily reset, now: every session ends. Returns the usernames that had one. */
   resetAll(reason: SsoEndReason = 'reset'): string[] {
     const names = [...this.sessions.keys()];
@@ -203,8 +217,8 @@ export class SessionStore {
     const session = this.sessions.get(username);
     if (!session) return;
     this.sessions.delete(username);
-    // After a competing loss the username belongs to the other side; otherwise give it up.
-    if (reason !== 'competing' && reason !== 'replaced') this.opts.registry.release(username);
+    // A replaced session hands its claim to the new login; otherwise give the username up.
+    if (reason !== 'replaced') this.opts.registry.release(username);
     this.opts.log('session ended', { username, reason });
     this.emit({ type: 'ssoEnded', username, reason });
   }
@@ -222,8 +236,8 @@ export class SessionStore {
     const period = dailyReset ? resetPeriod(now, dailyReset) : '';
     for (const s of [...this.sessions.values()]) {
       const username = s.user.username;
-      if (s.competingUntil !== undefined && now >= s.competingUntil) this.end(username, 'competing');
-      else if (now - s.lastAccessed >= this.opts.idleTimeoutMs) this.end(username, 'idle');
+      if (s.competingUntil !== undefined && now >= s.competingUntil) this.loseToCompetitor(s);
+      if (now - s.lastAccessed >= this.opts.idleTimeoutMs) this.end(username, 'idle');
       else if (now - s.authTime >= this.opts.maxAgeMs) this.end(username, 'maxAge');
       else if (dailyReset && period !== s.resetPeriod) this.end(username, 'reset');
       else if (maintenance) this.end(username, 'maintenance');

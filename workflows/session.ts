@@ -83,6 +83,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   let forceLogin = false;
   let humanAcknowledged = false;
   let sessionLostReason: string | null = null;
+  /** Set once a competing cool-down has been waited; the next `competing` check reclaims at once. */
+  let cooledDownForCompeting = false;
   /** Finished login attempts (success or failure): the relogin update waits for the next one. */
   let loginAttemptsFinished = 0;
 
@@ -309,6 +311,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       new Date(Date.now() + competingCooldownMs).toISOString(),
     );
     await pauseFor(competingCooldownMs);
+    cooledDownForCompeting = true;
   }
 
   async function handleFailure(err: unknown): Promise<void> {
@@ -361,6 +364,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         continue;
       }
       const check = await gateway.checkSession(connectionId);
+      const justCooledDown = cooledDownForCompeting;
+      cooledDownForCompeting = false;
       if (check.kind !== 'usable' && (await waitOutMaintenance())) continue;
       switch (check.kind) {
         case 'usable': {
@@ -382,7 +387,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           if (!forceLogin && !paused && !stopRequested) await login();
           break;
         case 'competing':
-          await coolDownAfterCompeting('a human or another program logged in elsewhere');
+          // The gateway keeps saying `competing` after the loss: one cool-down per loss is enough.
+          if (!(justCooledDown && wf.patched('one-cooldown-per-competing-loss'))) {
+            await coolDownAfterCompeting('a human or another program logged in elsewhere');
+          }
+          cooledDownForCompeting = false;
           if (!forceLogin && !paused && !stopRequested) await gateway.openBrokerageSession(connectionId, { compete: true });
           break;
       }

@@ -52,12 +52,14 @@ async function statesSeen(connection: string, sinceMs: number): Promise<string[]
 }
 
 test('a competing login elsewhere: the session waits its cool-down, then takes the session back by itself', async () => {
-  await waitState(paper.username, 'usable');
+  const before = await waitState(paper.username, 'usable');
   const since = Date.now();
   await simControl(stack.sims.get(paper.pod)!, 'POST', '/sim/control/compete', { username: paper.username });
   const competing = await waitState(paper.username, 'competing', 30_000);
   expect(competing.reason).toMatch(/elsewhere|took the session/);
-  await waitState(paper.username, 'usable', 60_000);
+  const back = await waitState(paper.username, 'usable', 60_000);
+  // The read-only portal session survived the loss: ssodh/init took it back, no browser login.
+  expect(back.lastLoginAt).toBe(before.lastLoginAt);
   await waitFor('the competing state in the event log', async () => (await statesSeen(paper.id, since)).includes('competing'), 20_000);
 });
 
@@ -92,9 +94,15 @@ test('a login that hangs is retried with backoff; a changed login page stops for
   const sim = stack.sims.get(paper.pod)!;
   await waitState(paper.username, 'usable');
   await simControl(sim, 'POST', '/sim/control/login-faults', { kind: 'timeout', count: 1 });
+  const droppedAt = new Date().toISOString();
   await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'expire' });
   // The hung login times out (browser.loginTimeoutMs), counts as a failed login, and the next try succeeds.
-  await waitState(paper.username, 'usable', 180_000);
+  const recovered = await waitFor('a fresh login after the drop', async () => {
+    const s = await status(paper.username);
+    return s.state === 'usable' && s.lastLoginAt !== null && s.lastLoginAt > droppedAt ? s : null;
+  }, 180_000, 100);
+  expect(recovered.failures).toBe(0);
+  expect(await statesSeen(paper.id, Date.parse(droppedAt))).toContain('reconnecting');
 
   await simControl(sim, 'POST', '/sim/control/login-faults', { kind: 'page-change', count: 1 });
   await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'expire' });

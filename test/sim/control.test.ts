@@ -1,4 +1,4 @@
-import { eventually, http, loginViaHttp, PAPER_USER, sleep, startTestSim, WsProbe, type TestSim } from './simTestKit';
+import { http, loginViaHttp, PAPER_USER, sleep, startTestSim, WsProbe, type TestSim } from './simTestKit';
 
 /** The session-loss push exactly as IBKR-CPAPI.md records it (not the connect-time sts with more fields). */
 const isLossPush = (f: { topic?: string; args?: object }) => f.topic === 'sts' && JSON.stringify(f.args) === '{"authenticated":false}';
@@ -68,7 +68,7 @@ describe('fault control plane', () => {
     expect((await sessions()).sso).toBe(true);
   });
 
-  test('competing: competing:true first, then authenticated:false with SSO gone', async () => {
+  test('competing: competing:true first, then authenticated:false; the portal session survives until compete:true takes it back', async () => {
     await usableWithLadder();
     await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'competing' } });
     await ws.waitFor((f) => f.topic === 'sts' && f.args.competing === true);
@@ -81,8 +81,18 @@ describe('fault control plane', () => {
       { topic: 'sts', args: { competing: true } },
       { topic: 'sts', args: { authenticated: false } },
     ]);
-    await eventually(async () => (await sessions()).sso === false, 2000, 'SSO gone');
-    expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(401);
+    expect(await sessions()).toMatchObject({ sso: true, bridge: false, competing: true });
+    const tickle = await http(sim.url, 'POST', '/v1/api/tickle');
+    expect(tickle.status).toBe(200);
+    expect(tickle.json().iserver.authStatus).toMatchObject({ authenticated: false, competing: true, connected: true });
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(400);
+
+    // Without compete the other side keeps the brokerage session; with it, it comes back.
+    const polite = await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: false } });
+    expect(polite.json()).toMatchObject({ authenticated: false, competing: true });
+    const reclaimed = await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
+    expect(reclaimed.json()).toMatchObject({ authenticated: true, competing: false });
+    await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true, 2);
   });
 
   test('bad control requests are rejected', async () => {

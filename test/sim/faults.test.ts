@@ -1,5 +1,5 @@
 /** Control-plane faults: websocket kill, login faults, path faults (5xx, 429, latency), competing login, clock. */
-import { eventually, http, loginViaHttp, PAPER_USER, startTestSim, WsProbe, type TestSim } from './simTestKit';
+import { http, loginViaHttp, PAPER_USER, startTestSim, WsProbe, type TestSim } from './simTestKit';
 
 describe('control-plane faults', () => {
   let sim: TestSim;
@@ -69,7 +69,7 @@ describe('control-plane faults', () => {
     expect((await control('POST', 'faults', { path: '/x' })).status).toBe(400);
   });
 
-  test('compete: a login elsewhere makes the session competing, then gone; ssodh/init would take it back', async () => {
+  test('compete: a login elsewhere makes the session competing, then unauthenticated; ssodh/init takes it back', async () => {
     await loginViaHttp(sim, PAPER_USER);
     const ws = await WsProbe.open(sim.url);
     probes.push(ws);
@@ -78,7 +78,10 @@ describe('control-plane faults', () => {
     await ws.waitFor((f) => f.topic === 'sts' && f.args.competing === true);
     expect((await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).json().competing).toBe(true);
     await ws.waitFor((f) => f.topic === 'sts' && JSON.stringify(f.args) === '{"authenticated":false}');
-    await eventually(async () => (await http(sim.controlUrl, 'GET', '/sim/control/sessions')).json().paperuser.sso === false, 3000, 'gone');
+    expect((await http(sim.controlUrl, 'GET', '/sim/control/sessions')).json().paperuser).toMatchObject({ sso: true, bridge: false, competing: true });
+    const init = await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
+    expect(init.json()).toMatchObject({ authenticated: true, competing: false });
+    await http(sim.url, 'POST', '/v1/api/logout');
     expect((await control('POST', 'compete', { username: 'paperuser' })).status).toBe(409);
     expect((await control('POST', 'compete', { username: 'ghost' })).status).toBe(404);
   });

@@ -36,6 +36,9 @@ class FakeGateway {
   checkDetails: unknown[] = [];
   /** Every session dies as soon as it is kept alive: a gateway that drops each new session. */
   dropOnKeepalive = false;
+  /** The next keepalive sees a login elsewhere win the brokerage session (`competing` stays true). */
+  competeOnKeepalive = false;
+  competing = false;
 
   activities(): PodActivities {
     return {
@@ -43,12 +46,14 @@ class FakeGateway {
         this.checks++;
         const failure = this.checkFailures.shift();
         if (failure) throw ApplicationFailure.create({ type: failure, message: `scripted ${failure}`, details: this.checkDetails });
+        if (this.competing) return { kind: 'competing' };
         if (this.sso && this.bridge) return { kind: 'usable', serverName: 'fake' };
         return this.sso ? { kind: 'no_bridge' } : { kind: 'sso_gone' };
       },
       openBrokerageSession: async (_id: string, opts: { compete: boolean }) => {
         this.inits.push(opts);
         if (!this.sso) throw ApplicationFailure.create({ type: 'SessionExpired', message: 'no sso', nonRetryable: true });
+        if (opts.compete) this.competing = false;
         this.bridge = true;
         return { serverName: 'fake' };
       },
@@ -61,7 +66,13 @@ class FakeGateway {
       },
       // A healthy session: hands back after a moment of real time (no test skips time while usable).
       keepAlive: async (): Promise<KeepaliveEnded> => {
-        await new Promise((r) => setTimeout(r, this.dropOnKeepalive ? 200 : 5_000));
+        await new Promise((r) => setTimeout(r, this.dropOnKeepalive || this.competeOnKeepalive ? 200 : 5_000));
+        if (this.competeOnKeepalive) {
+          this.competeOnKeepalive = false;
+          this.competing = true;
+          this.bridge = false;
+          return { reason: 'competing', lastTickleAt: null };
+        }
         if (this.dropOnKeepalive) {
           this.sso = false;
           this.bridge = false;
@@ -235,5 +246,25 @@ test('inside a maintenance window no login is tried; the next attempt is set aft
     expect(Date.parse(s.nextAttemptAt!)).toBeGreaterThanOrEqual(endMinute);
     expect(Date.parse(s.nextAttemptAt!)).toBeLessThanOrEqual(endMinute + 61_000); // at most a minute of jitter
     expect(gateway.logins).toBe(0);
+  });
+});
+
+test('a competing login is waited out once, then the session is taken back with compete:true', async () => {
+  const gateway = new FakeGateway();
+  gateway.competeOnKeepalive = true;
+  const cooldown = 10 * MIN;
+  await withSession(gateway, { competingCooldownMs: cooldown }, async ({ status }) => {
+    await until('competing', async () => (await status()).state === 'competing');
+    const s = await status();
+    const initsBefore = gateway.inits.length; // the first login opened its bridge with one
+    expect(s.reason).toMatch(/took the session; reclaiming in 600 s/);
+    expect(Date.parse(s.nextAttemptAt!) - Date.parse(s.since)).toBe(cooldown);
+    await env.sleep(cooldown - MIN);
+    expect(gateway.inits.length).toBe(initsBefore); // never fights the human inside the cool-down
+    await env.sleep(2 * MIN);
+    // The gateway still says `competing` after the loss; that is the same loss, not a second wait.
+    await until('usable again', async () => (await status()).state === 'usable');
+    expect(gateway.inits.slice(initsBefore)).toEqual([{ compete: true }]);
+    expect(gateway.logins).toBe(1); // the portal session survived: no new browser login
   });
 });
