@@ -105,7 +105,11 @@ export class GatewayClient {
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RawResponse> {
     await this.pacer.acquire(path);
-    return this.send(method, path, body);
+    try {
+      return await this.send(method, path, body);
+    } finally {
+      this.pacer.finished(path);
+    }
   }
 
   private send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RawResponse> {

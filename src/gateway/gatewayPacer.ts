@@ -13,7 +13,7 @@ export interface PacingRule {
 export const DEFAULT_PACING: { globalPerSecond: number; rules: PacingRule[] } = {
   globalPerSecond: 8,
   rules: [
-    // 2 s, not 1.1: requests sent 1.1 s apart can arrive closer together on a loaded host.
+    // Counted from the previous answer (see `finished`), plus margin for the gateway's unknown window.
     { path: '/tickle', minIntervalMs: 2_000 },
     { path: '/sso/validate', minIntervalMs: 61_000 },
     { path: '/portfolio/accounts', minIntervalMs: 5_500 },
@@ -41,9 +41,23 @@ export class GatewayPacer {
     return turn;
   }
 
-  private async waitFor(path: string): Promise<void> {
+  /**
+   * Marks the answer to a request on `path` as received. Per-path intervals then count from here,
+   * not from when the request was sent: a request that sat in a socket queue on a loaded host can
+   * reach the gateway late, and the next one must still arrive a full interval after it.
+   */
+  finished(path: string): void {
+    const rule = this.ruleFor(path);
+    if (rule) this.lastByRule.set(rule.path, Math.max(this.lastByRule.get(rule.path) ?? 0, this.now()));
+  }
+
+  private ruleFor(path: string): PacingRule | undefined {
     const clean = path.replace(/^\/v1\/(api|portal)/, '').split('?')[0];
-    const rule = this.pacing.rules.find((r) => clean === r.path);
+    return this.pacing.rules.find((r) => clean === r.path);
+  }
+
+  private async waitFor(path: string): Promise<void> {
+    const rule = this.ruleFor(path);
     for (;;) {
       const t = this.now();
       this.recent = this.recent.filter((s) => t - s < 1_000);

@@ -37,3 +37,19 @@ test('the /v1/portal spelling and query strings count against the same rule', as
   await pacer.acquire('/v1/portal/sso/validate?x=1');
   expect(clock.t - before).toBeGreaterThanOrEqual(61_000);
 });
+
+test('a slow answer pushes the next tickle back: intervals count from the previous answer', async () => {
+  const clock = fakeClock();
+  const pacer = new GatewayPacer(undefined, clock.now, clock.sleep);
+  await pacer.acquire('/v1/api/tickle');
+  await clock.sleep(1_500); // the answer takes 1.5 s (e.g. queued on a loaded host)
+  pacer.finished('/v1/api/tickle');
+  const answeredAt = clock.t;
+  await pacer.acquire('/v1/api/tickle');
+  expect(clock.t - answeredAt).toBeGreaterThanOrEqual(2_000);
+  // Paths without a rule are untouched by `finished`.
+  pacer.finished('/v1/api/iserver/auth/status');
+  const t = clock.t;
+  await pacer.acquire('/v1/api/iserver/auth/status');
+  expect(clock.t).toBe(t);
+});
