@@ -30,6 +30,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; kin
   { env: 'IBFLOW_CLICKHOUSE_DATABASE', path: ['clickhouse', 'database'], kind: 'string' },
   { env: 'IBFLOW_CLICKHOUSE_USERNAME', path: ['clickhouse', 'username'], kind: 'string' },
   { env: 'IBFLOW_CLICKHOUSE_PASSWORD_REF', path: ['clickhouse', 'passwordRef'], kind: 'string' },
+  { env: 'IBFLOW_CLICKHOUSE_CLUSTER', path: ['clickhouse', 'cluster'], kind: 'string' },
   { env: 'IBFLOW_BROWSER_EXECUTABLE_PATH', path: ['browser', 'executablePath'], kind: 'string' },
   { env: 'IBFLOW_BROWSER_HEADLESS', path: ['browser', 'headless'], kind: 'boolean' },
   { env: 'IBFLOW_BROWSER_LOGIN_TIMEOUT_MS', path: ['browser', 'loginTimeoutMs'], kind: 'number' },

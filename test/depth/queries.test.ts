@@ -117,7 +117,7 @@ test('retention drops whole depth partitions older than N days, idempotently', a
   const day = 86_400_000n * MS;
   for (const d of [0n, 1n, 2n, 10n]) await sink.push([{ ...gap('r', 0, 0), receivedNs: T0 - d * day, streamId: `r${d}` }]);
   await sink.close();
-  const drop = createDropOldDepthPartitions({ clickhouse: ch.client, config: () => ({}) as never, log: { info: () => undefined } as never });
+  const drop = createDropOldDepthPartitions({ clickhouse: ch.client, config: () => ({ clickhouse: {} }) as never, log: { info: () => undefined } as never });
   const nowMs = Number(T0 / MS) + 3_600_000; // 2026-01-01 01:00 UTC
   expect(retentionCutoffDate(nowMs, 2)).toBe('2025-12-30');
   expect(await drop({ database: rdb, retentionDays: 2, nowMs })).toEqual(['2025-12-22']);

@@ -2,7 +2,8 @@
  * Cluster mode for real: ZooKeeper (Debian's package, a child process) and two clickhouse-server
  * processes forming the cluster `ibflow` with two shards of one replica each. The migrations run
  * ON CLUSTER (twice: idempotent), the depth sink writes RowBinary into the Distributed `depth`
- * table, rows land on both shards' `depth_local`, and reads through either server see them all.
+ * table, rows land on both shards' `depth_local`, and reads through either server see them all;
+ * retention drops old days on every shard.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,9 @@ import { DepthSink } from '../../src/clickhouse/depthSink';
 import { clusterStatements, migrate, MIGRATIONS, serverFeatures } from '../../src/clickhouse/migrations';
 import type { DepthRow } from '../../src/book/depthRow';
 import { freePort } from '../../src/util/freePort';
+import { createDropOldDepthPartitions } from '../../activities/dropOldDepthPartitions';
+import type { IbflowConfig } from '../../src/config/schema';
+import { createLogger } from '../../src/logging/logger';
 
 const CLUSTER = 'ibflow';
 const DB = 'ibflow_cluster_test';
@@ -133,4 +137,42 @@ test('cluster rewriting refuses statements it cannot place on a cluster', () => 
   expect(clusterStatements("ALTER TABLE `ibflow`.`depth` DROP PARTITION '2024-05-01'", { database: 'ibflow', cluster: 'c' })).toEqual([
     "ALTER TABLE `ibflow`.`depth_local` ON CLUSTER `c` DROP PARTITION '2024-05-01'",
   ]);
+});
+
+test('retention drops old days from every shard (depth_local ON CLUSTER) and keeps recent ones', async () => {
+  const [a, b] = clients as [ClickHouseClient, ClickHouseClient];
+  const config = { clickhouse: { cluster: CLUSTER } } as IbflowConfig;
+  const log = createLogger('test', { write: () => undefined } as never);
+  const recentNs = BigInt(Date.now()) * 1_000_000n;
+  const sink = new DepthSink({ client: b, database: DB, maxRows: 500 });
+  // Recent rows on both shards, next to the 2024 rows of the test before.
+  await sink.push(
+    Array.from({ length: 40 }, (_, i) => ({
+      receivedNs: recentNs + BigInt(i),
+      connection: 'conn-recent',
+      pod: 'gw-0',
+      conid: i + 1,
+      streamId: `s-recent-${i}`,
+      seq: 1,
+      kind: 'snapshot' as const,
+      side: 'bid' as const,
+      level: 0,
+      price: 100,
+      size: 1,
+    })),
+  );
+  await sink.flush();
+  await sink.close();
+  const oldOnShards = async () =>
+    Promise.all(clients.map(async (c) => Number((await rows<{ n: string }>(c, `SELECT count() AS n FROM ${DB}.depth_local WHERE connection != 'conn-recent'`))[0]!.n)));
+  expect((await oldOnShards()).every((n) => n > 0)).toBe(true);
+
+  const drop = createDropOldDepthPartitions({ config: () => config, clickhouse: a, log });
+  const dropped = await drop({ database: DB, retentionDays: 30, nowMs: Date.now() });
+  expect(dropped).toEqual(['2024-05-01']);
+  expect(await oldOnShards()).toEqual([0, 0]);
+  const recent = await rows<{ n: string }>(a, `SELECT count() AS n FROM ${DB}.depth FINAL WHERE connection = 'conn-recent'`);
+  expect(Number(recent[0]!.n)).toBe(40);
+  // Idempotent: nothing is left to drop.
+  expect(await drop({ database: DB, retentionDays: 30, nowMs: Date.now() })).toEqual([]);
 });
