@@ -22,10 +22,16 @@ export const DEFAULT_PACING: { globalPerSecond: number; rules: PacingRule[] } = 
   ],
 };
 
+/** Longer than the gateway client's request timeout (10 s): by then the request has failed. */
+const IN_FLIGHT_LIMIT_MS = 15_000;
+const IN_FLIGHT_POLL_MS = 50;
+
 export class GatewayPacer {
   /** Start times of the requests of the last second (global window). */
   private recent: number[] = [];
   private readonly lastByRule = new Map<string, number>();
+  /** When the unanswered request of each rule's path was sent. */
+  private readonly inFlightSince = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -48,7 +54,9 @@ export class GatewayPacer {
    */
   finished(path: string): void {
     const rule = this.ruleFor(path);
-    if (rule) this.lastByRule.set(rule.path, Math.max(this.lastByRule.get(rule.path) ?? 0, this.now()));
+    if (!rule) return;
+    this.inFlightSince.delete(rule.path);
+    this.lastByRule.set(rule.path, Math.max(this.lastByRule.get(rule.path) ?? 0, this.now()));
   }
 
   private ruleFor(path: string): PacingRule | undefined {
@@ -66,10 +74,17 @@ export class GatewayPacer {
       if (rule) {
         const last = this.lastByRule.get(rule.path);
         if (last !== undefined) wait = Math.max(wait, rule.minIntervalMs - (t - last));
+        // A slow answer (two callers tickling at once, a gateway under load) holds the next request
+        // of that path until it arrives; a request never answered stops counting after a while.
+        const sentAt = this.inFlightSince.get(rule.path);
+        if (sentAt !== undefined && t - sentAt < IN_FLIGHT_LIMIT_MS) wait = Math.max(wait, Math.min(IN_FLIGHT_POLL_MS, IN_FLIGHT_LIMIT_MS - (t - sentAt)));
       }
       if (wait <= 0) {
         this.recent.push(t);
-        if (rule) this.lastByRule.set(rule.path, t);
+        if (rule) {
+          this.lastByRule.set(rule.path, t);
+          this.inFlightSince.set(rule.path, t);
+        }
         return;
       }
       await this.sleep(wait);

@@ -261,7 +261,8 @@ test('a competing login is waited out once, then the session is taken back with 
     expect(Date.parse(s.nextAttemptAt!) - Date.parse(s.since)).toBe(cooldown);
     await env.sleep(cooldown - MIN);
     expect(gateway.inits.length).toBe(initsBefore); // never fights the human inside the cool-down
-    await env.sleep(2 * MIN);
+    // Just past the cool-down: once usable, the fake keepalive holds time-skipping at real time.
+    await env.sleep(Date.parse(s.nextAttemptAt!) - (await env.currentTimeMs()) + 1_000);
     // The gateway still says `competing` after the loss; that is the same loss, not a second wait.
     await until('usable again', async () => (await status()).state === 'usable');
     expect(gateway.inits.slice(initsBefore)).toEqual([{ compete: true }]);
