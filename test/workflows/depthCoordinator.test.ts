@@ -105,7 +105,7 @@ test('an instrument moves to a healthy connection with room after moveAfterMs, a
           env.client.workflow.start('depthWorkflow', { taskQueue: CONTROL_TASK_QUEUE, workflowId: depthWorkflowId(connectionId), args: [{ connectionId }] }),
         ),
       );
-      const [a, b, c] = depth as [(typeof depth)[0], (typeof depth)[0], (typeof depth)[0]];
+      const [a, , c] = depth as [(typeof depth)[0], (typeof depth)[0], (typeof depth)[0]];
       const plan = (): Promise<DepthPlan> => coordinator.query(depthAssignmentQuery);
       try {
         await until('a and b streaming their defaults, c idle', async () =>
