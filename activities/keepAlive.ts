@@ -3,10 +3,8 @@ import { GatewayError } from '../src/gateway/gatewayError';
 import type { KeepaliveEnded } from '../src/session/sessionStatus';
 import { gatewayFailure } from './activityFailure';
 import { observeTickle } from '../src/metrics/metrics';
+import { HEARTBEAT_EVERY_MS } from './heartbeatCadence';
 import type { PodDependencies } from './podDependencies';
-
-/** Heartbeats are what carry cancellation to a running activity, so they come often. */
-const HEARTBEAT_EVERY_MS = 5_000;
 
 /**
  * Tickles the gateway every `intervalMs` and returns only when the session needs attention, so a

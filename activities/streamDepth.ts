@@ -9,6 +9,7 @@ import { addDepthRows } from '../src/metrics/metrics';
 import { FailureType } from '../src/session/sessionStatus';
 import type { DepthInstrument } from '../workflows/depthMessages';
 import { gatewayFailure } from './activityFailure';
+import { HEARTBEAT_EVERY_MS } from './heartbeatCadence';
 import type { PodDependencies } from './podDependencies';
 
 /**
@@ -16,7 +17,6 @@ import type { PodDependencies } from './podDependencies';
  * at a time: the default of `depth.maxLaddersPerAccount`.
  */
 export const MAX_LADDERS_PER_ACCOUNT = 1;
-const HEARTBEAT_EVERY_MS = 5_000;
 /** Subscribe even if the gateway never sends `sts` with authenticated:true. */
 const SUBSCRIBE_FALLBACK_MS = 5_000;
 

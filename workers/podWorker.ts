@@ -97,6 +97,9 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     // Browsers are heavy: a few logins at once per pod is plenty.
     maxConcurrentActivityTaskExecutions: 50,
     shutdownGraceTime: '5 seconds',
+    // The SDK would otherwise send heartbeats only every 16 s (80% of the 20 s heartbeat timeout),
+    // so a Temporal restart of a few seconds times out a healthy keepalive or depth stream.
+    maxHeartbeatThrottleInterval: '3 seconds',
   });
   const ops = opts.metricsPort === undefined ? null : await startWorkerOps({ port: opts.metricsPort, workerName: `pod-${opts.pod}`, worker });
   if (ops) log.info({ metrics: `${ops.url}/metrics` }, 'metrics, /healthz and /readyz listening');

@@ -164,12 +164,15 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, c: SoakCon
         await waitState(stack, c, (s) => s.state === 'paused', 30_000);
         await signal(stack, c, 'resume');
       }
-      injected429.delete(c.id);
       // The one 429 may be taken by the depth stream's own /tickle (it starts with one) instead of
-      // the keepalive; then the depth workflow backs off and the session never sees it.
+      // the keepalive; then the depth workflow backs off and the session must not be boxed. Other
+      // faults running at the same time (a Temporal restart) may still make it blink: it has to be
+      // usable again, not waiting out a penalty box it never got.
+      const unboxed = boxed ? null : await waitState(stack, c, (s) => s.state === 'usable' || (s.state === 'unavailable' && /RateLimited/.test(s.reason)), 60_000);
+      injected429.delete(c.id);
       return outage(`429 on /tickle of ${c.pod}${boxed ? `; saw ${boxed.state} next attempt ${boxed.nextAttemptAt ?? 'none'} ("${boxed.reason.slice(0, 80)}"); operator pause+resume` : ' (taken by the depth stream, not the keepalive)'}`, [c.id], 60_000, {
-        expected: boxed ? 'unavailable (RateLimited) with the next attempt ≥ 10 min away' : 'the session stays usable',
-        ok: boxed ? honoured : (await sessionStatus(stack, c))?.state === 'usable',
+        expected: boxed ? 'unavailable (RateLimited) with the next attempt ≥ 10 min away' : 'the session is usable, not boxed',
+        ok: boxed ? honoured : unboxed?.state === 'usable',
       });
     }
     case 'clickhouse-restart': {

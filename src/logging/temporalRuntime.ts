@@ -5,7 +5,7 @@ let installed = false;
 
 /**
  * Routes the Temporal SDK's own log lines (worker state, failed activities) into our redacting
- * pino logger, warnings and above only. Runtime.install may run once per process, before any
+ * pino logger, warnings and above only, the native core's lines included. Runtime.install may run once per process, before any
  * worker or native connection exists.
  */
 export function installTemporalRuntimeLogging(log: Logger, level: LogLevel = 'WARN'): void {
@@ -18,7 +18,9 @@ export function installTemporalRuntimeLogging(log: Logger, level: LogLevel = 'WA
     else log.info(meta, entry.message);
   });
   try {
-    Runtime.install({ logger });
+    // `forward` sends the native core's own lines (e.g. gRPC retries while Temporal is away) through
+    // the same logger instead of raw text on stderr.
+    Runtime.install({ logger, telemetryOptions: { logging: { filter: { core: level, other: 'ERROR' }, forward: {} } } });
   } catch {
     // Already installed by someone else in this process (e.g. a test harness): keep theirs.
   }

@@ -63,6 +63,28 @@ test('a competing login elsewhere: the session waits its cool-down, then takes t
   await waitFor('the competing state in the event log', async () => (await statesSeen(paper.id, since)).includes('competing'), 20_000);
 });
 
+test('a short Temporal server restart leaves a healthy session and its depth stream alone', async () => {
+  const before = await waitState(live.username, 'usable');
+  const db = stack.config.clickhouse.database;
+  const streams = async () => {
+    const rs = await stack.clickhouse.query({ query: `SELECT uniqExact(stream_id) AS n FROM ${db}.depth WHERE connection = '${live.id}'`, format: 'JSONEachRow' });
+    return Number((await rs.json<{ n: string }>())[0].n);
+  };
+  await waitFor('depth flowing', async () => (await streams()) > 0, 60_000);
+  const streamsBefore = await streams();
+  const since = Date.now();
+  // Long enough that a keepalive heartbeating only every 16 s (the SDK's default throttle at a 20 s
+  // heartbeat timeout) would be timed out by the restarted server.
+  await stack.restartTemporal(12_000);
+  // Give the keepalive's heartbeat timeout (20 s) time to fire if heartbeats were lost.
+  await new Promise((r) => setTimeout(r, 25_000));
+  const after = await status(live.username);
+  expect(after.state).toBe('usable');
+  expect(after.lastLoginAt).toBe(before.lastLoginAt);
+  expect(await statesSeen(live.id, since)).toEqual([]);
+  expect(await streams()).toBe(streamsBefore);
+});
+
 test('gateway errors (500 on every API call) make the session unavailable; it recovers when they stop', async () => {
   const sim = stack.sims.get(paper.pod)!;
   await waitState(paper.username, 'usable');

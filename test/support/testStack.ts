@@ -29,6 +29,8 @@ export interface TestStack {
   sims: Map<string, SimHandle>;
   pods: DemoPod[];
   workers: RunningWorker[];
+  /** Stops the Temporal dev server, waits `downMs`, and starts it again on the same port and database. */
+  restartTemporal(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,8 +56,9 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const loaded = loadConfig(configPath);
   const config = opts.editConfig ? opts.editConfig(loaded) : loaded;
 
-  const [temporal, clickhouseServer, workflowBundle] = await Promise.all([
-    startTemporalDevServer({ port: temporalPort, uiPort, ...temporalPaths(stateDir) }),
+  const temporalOptions = { port: temporalPort, uiPort, ...temporalPaths(stateDir) };
+  const [firstTemporal, clickhouseServer, workflowBundle] = await Promise.all([
+    startTemporalDevServer(temporalOptions),
     startEmbeddedClickHouse({ dataDir: join(stateDir, 'clickhouse'), httpPort: chHttp, tcpPort: chTcp }),
     bundleOnce(),
   ]);
@@ -83,18 +86,26 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
 
   const temporalClient = await connectTemporal(config);
   const client = temporalClient.client;
+  let temporal = firstTemporal;
 
   return {
     stateDir,
     config,
     configPath,
-    temporal,
+    get temporal() {
+      return temporal;
+    },
     clickhouseServer,
     clickhouse,
     client,
     sims,
     pods,
     workers,
+    async restartTemporal(downMs) {
+      await temporal.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      temporal = await startTemporalDevServer(temporalOptions);
+    },
     async stop() {
       // Workflows keep running in the server; stopping it ends them with the test.
       await Promise.allSettled(workers.map((w) => w.shutdown()));
