@@ -33,6 +33,19 @@ export function createLoginWithBrowser(deps: PodDependencies) {
       throw err;
     }
 
+    if (activationCode !== undefined) {
+      // A malformed activation code is found before any login attempt reaches IBKR.
+      try {
+        totpCodeForStep(activationCode, planTotpStep(Date.now(), null).step);
+      } catch (err) {
+        if (err instanceof InvalidActivationCodeError) {
+          recordLoginFailure(connectionId, FailureType.InvalidTotpSecret);
+          throw ApplicationFailure.create({ type: FailureType.InvalidTotpSecret, message: err.message, nonRetryable: true });
+        }
+        throw err;
+      }
+    }
+
     let totpStep: number | null = null;
     let typedCode = '';
     const heartbeat = setInterval(() => ctx.heartbeat(), 5_000);
@@ -85,6 +98,10 @@ export function createLoginWithBrowser(deps: PodDependencies) {
           throw failure(FailureType.TotpRejected, true);
         case 'second_factor_unavailable':
           throw failure(FailureType.InvalidTotpSecret, true);
+        case 'account_locked':
+          throw failure(FailureType.AccountLocked, true);
+        case 'login_unavailable':
+          throw failure(FailureType.GatewayUnavailable, false);
         case 'page_changed':
           throw failure(FailureType.LoginPageChanged, true);
         case 'timeout':

@@ -19,6 +19,8 @@ export type BrowserLoginFailureKind =
   | 'mode_mismatch'
   | 'totp_rejected'
   | 'second_factor_unavailable'
+  | 'account_locked'
+  | 'login_unavailable'
   | 'page_changed'
   | 'timeout';
 
@@ -51,6 +53,13 @@ export interface BrowserLoginRequest {
   redact: string[];
 }
 
+/** An error of the caller's `totpCode` callback: passed through as it is, never taken for a page change. */
+class CallbackError extends Error {
+  constructor(readonly original: unknown) {
+    super('totpCode callback failed');
+  }
+}
+
 /** Logs in through the gateway's own HTML page; one browser per login, always closed. */
 export async function loginWithBrowser(req: BrowserLoginRequest): Promise<{ usedSecondFactor: boolean }> {
   const browser: Browser = await chromium.launch({
@@ -65,6 +74,7 @@ export async function loginWithBrowser(req: BrowserLoginRequest): Promise<{ used
     try {
       return await drivePage(page, req);
     } catch (err) {
+      if (err instanceof CallbackError) throw err.original;
       const evidence = await saveEvidence(page, req).catch(() => undefined);
       if (err instanceof BrowserLoginError) throw new BrowserLoginError(err.kind, err.message, evidence);
       const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
@@ -113,7 +123,9 @@ async function drivePage(page: Page, req: BrowserLoginRequest): Promise<{ usedSe
     }
     if (usedSecondFactor) throw new BrowserLoginError('totp_rejected', 'the authenticator code was not accepted');
     usedSecondFactor = true;
-    const code = await req.totpCode();
+    const code = await req.totpCode().catch((err: unknown) => {
+      throw new CallbackError(err);
+    });
     const input = page.locator(LoginSelectors.codeInput).first();
     await input.fill(code);
     await input.press('Enter');
@@ -160,6 +172,13 @@ async function classifyError(page: Page, afterSecondFactor: boolean): Promise<Br
   }
   if (LoginTexts.badCredentials.some((t) => message.includes(t))) {
     return new BrowserLoginError('invalid_credentials', 'the gateway rejected the username or password');
+  }
+  const lower = message.toLowerCase();
+  if (LoginTexts.locked.some((t) => lower.includes(t))) {
+    return new BrowserLoginError('account_locked', 'the gateway says the user is locked (too many failed logins); unlock it with IBKR Client Services');
+  }
+  if (LoginTexts.unavailable.some((t) => lower.includes(t))) {
+    return new BrowserLoginError('login_unavailable', 'the gateway says logins are unavailable (maintenance)');
   }
   if (afterSecondFactor) return new BrowserLoginError('totp_rejected', 'the authenticator code was not accepted');
   // Quote only our own words: the box could echo what was typed.

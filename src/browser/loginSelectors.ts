@@ -20,4 +20,7 @@ export const LoginTexts = {
   authenticatorDevice: 'Mobile Authenticator App',
   badCredentials: ['Invalid username password combination'],
   modeMismatch: ['Paper Trading user', 'Live Account Mode', 'Please select the correct Login mode'],
+  // IBKR's exact wording for these is not on record (IBKR-CPAPI.md): match the telling words only.
+  locked: ['locked'],
+  unavailable: ['maintenance', 'unavailable'],
 } as const;

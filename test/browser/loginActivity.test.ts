@@ -1,0 +1,65 @@
+/**
+ * The `loginWithBrowser` activity with a malformed activation code: it fails as InvalidTotpSecret
+ * before any login reaches the gateway (no attempt counts toward IBKR's lock), and says nothing secret.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createLoginWithBrowser } from '../../activities/loginWithBrowser';
+import type { PodDependencies } from '../../activities/podDependencies';
+import type { IbflowConfig } from '../../src/config/schema';
+import { createLogger } from '../../src/logging/logger';
+import { SecretResolver } from '../../src/secrets/secretResolver';
+import { http, LIVE_USER, startTestSim, type TestSim } from '../sim/simTestKit';
+
+jest.setTimeout(60_000);
+
+const BAD_CODE = 'NOT-BASE32-CANARY-1!';
+let sim: TestSim;
+let stateDir: string;
+
+beforeAll(async () => {
+  sim = await startTestSim();
+  stateDir = mkdtempSync(join(tmpdir(), 'ibflow-login-activity-'));
+});
+afterAll(async () => {
+  await sim?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+test('a malformed activation code fails as InvalidTotpSecret without a login attempt', async () => {
+  const logged: string[] = [];
+  const log = createLogger('test', new Writable({ write: (chunk: Buffer, _e, cb) => (logged.push(chunk.toString()), cb()) }));
+  const connection = {
+    id: 'live-1',
+    mode: 'live',
+    username: LIVE_USER.username,
+    passwordRef: 'env:LIVE_PASSWORD',
+    totpSecretRef: 'env:LIVE_TOTP',
+    pod: 'pod-a',
+    gateway: { url: sim.url, verifyTls: false },
+    instruments: [],
+  };
+  const config = { stateDir, browser: { executablePath: '/usr/bin/chromium', headless: true, loginTimeoutMs: 15_000 }, connections: [connection] } as unknown as IbflowConfig;
+  const deps = {
+    pod: 'pod-a',
+    config: () => config,
+    connection: () => connection,
+    secrets: new SecretResolver(stateDir, { LIVE_PASSWORD: LIVE_USER.password, LIVE_TOTP: BAD_CODE }),
+    log,
+  } as unknown as PodDependencies;
+
+  const env = new MockActivityEnvironment();
+  const err = await env.run(createLoginWithBrowser(deps), 'live-1', { lastTotpStep: null }).then(
+    () => null,
+    (e: unknown) => e as Error & { type?: string; nonRetryable?: boolean },
+  );
+  expect(err?.type).toBe('InvalidTotpSecret');
+  expect(err?.nonRetryable).toBe(true);
+  expect(err?.message).not.toMatch(/CANARY/i);
+  expect(logged.join('')).not.toMatch(/CANARY/i);
+  const stats = (await http(sim.controlUrl, 'GET', '/sim/control/stats')).json();
+  expect(stats.logins[LIVE_USER.username]).toBeUndefined();
+});
