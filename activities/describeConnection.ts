@@ -17,6 +17,7 @@ export function createDescribeConnection(deps: ControlDependencies) {
       podTaskQueue: podTaskQueue(connection.pod),
       hasInstruments: connection.instruments.length > 0,
       sessionWorkflowId: sessionWorkflowId(connection.username),
+      competingPolicy: connection.competingPolicy,
     };
   };
 }

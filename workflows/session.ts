@@ -31,6 +31,8 @@ export interface CarriedSessionState {
   lastTotpStep: number | null;
   lastLoginAt: string | null;
   paused: boolean;
+  /** When logins elsewhere took the session lately (the flip-flop guard); absent in older runs. */
+  competingLossesAtMs?: number[];
 }
 
 export interface SessionWorkflowInput {
@@ -45,6 +47,10 @@ export interface SessionWorkflowInput {
   keepaliveMaxDurationMs?: number;
   carried?: CarriedSessionState;
 }
+
+/** Logins elsewhere that take the session this often mean a person is using it: stop reclaiming. */
+const MAX_COMPETING_LOSSES = 3;
+const COMPETING_WINDOW_MS = 60 * 60 * 1000;
 
 /** Failed logins that count against the lockout budget. */
 const LOGIN_FAILURES: readonly string[] = [
@@ -303,8 +309,26 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     return true;
   }
 
-  /** Never fight a human's login: wait a cool-down before taking the session back. */
+  /**
+   * Never fight a human's login: wait a cool-down before taking the session back — or, by policy or
+   * once the session keeps being taken, wait for a human to say so.
+   */
   async function coolDownAfterCompeting(why: string): Promise<void> {
+    const now = Date.now();
+    const losses = [...(carried.competingLossesAtMs ?? []).filter((t) => now - t < COMPETING_WINDOW_MS), now];
+    carried.competingLossesAtMs = losses;
+    const flipFlopping = losses.length >= MAX_COMPETING_LOSSES;
+    if ((facts.competingPolicy === 'wait-for-human' || flipFlopping) && wf.patched('competing-policy')) {
+      humanAcknowledged = false;
+      const because = flipFlopping
+        ? `taken ${losses.length}× within an hour — someone is using this username, so ibflow does not fight for it`
+        : 'competingPolicy is wait-for-human';
+      setState('competing', `${why}; ${because}: send forceRelogin (ibflow session relogin) to take the session back`);
+      await wf.condition(() => humanAcknowledged || stopRequested || paused);
+      if (humanAcknowledged) carried.competingLossesAtMs = [];
+      cooledDownForCompeting = true;
+      return;
+    }
     setState(
       'competing',
       `${why}; reclaiming in ${Math.round(competingCooldownMs / 1000)} s unless told otherwise`,

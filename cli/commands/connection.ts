@@ -23,6 +23,7 @@ interface AddFlags {
   verifyTls?: string;
   instrument: string[];
   account?: string;
+  competingPolicy?: string;
   passwordRef?: string;
   totpRef?: string;
   passwordStdin?: boolean;
@@ -61,6 +62,7 @@ Examples:
     .option('--verify-tls <bool>', 'check the gateway certificate: true (default) or false (self-signed; loopback only)')
     .option('--instrument <conid[@exchange]>', 'depth instrument, repeatable (IBKR allows one ladder per account)', collect, [])
     .option('--account <id>', 'account for depth subscriptions (default: the first)')
+    .option('--competing-policy <policy>', 'when a login elsewhere takes the session: reclaim (default, after a cool-down) or wait-for-human')
     .option('--password-ref <ref>', 'where the password lives (default file:<id>/password); env:/gcp: refs may already hold it')
     .option('--totp-ref <ref>', 'where the activation code lives (default file:<id>/totp)')
     .option('--password-stdin', 'read the password from the first line of stdin')
@@ -148,6 +150,7 @@ const FIELD_FLAGS: Record<string, string> = {
   passwordRef: '--password-ref',
   totpSecretRef: '--totp-ref',
   account: '--account',
+  competingPolicy: '--competing-policy',
 };
 
 /** Validates the config as it would be with `candidate` added; errors name the flag. */
@@ -275,7 +278,8 @@ async function addConnection(flags: AddFlags): Promise<void> {
     gateway: { url: gateway, verifyTls },
     instruments,
     ...(flags.account ? { account: flags.account } : {}),
-  };
+    ...(flags.competingPolicy ? { competingPolicy: flags.competingPolicy as ConnectionConfig['competingPolicy'] } : {}),
+  } as ConnectionConfig;
   const config = validateWith(file, candidate); // throws with flag names; nothing written yet
 
   // Secrets: read (never echoed), verify, then store.
@@ -390,6 +394,7 @@ async function listConnections(flags: { config?: string; json?: boolean }): Prom
     pod: c.pod,
     gateway: c.gateway,
     account: c.account ?? null,
+    competingPolicy: c.competingPolicy,
     instruments: c.instruments,
     sessionWorkflowId: sessionWorkflowId(c.username),
     secrets: {

@@ -1,7 +1,7 @@
 import { simControl } from '../../sim/controlClient';
 import { sessionWorkflowId } from '../../src/session/ids';
 import type { SessionStatus } from '../../src/session/sessionStatus';
-import { pauseSignal, resumeSignal, statusQuery } from '../../workflows/messages';
+import { forceReloginSignal, pauseSignal, resumeSignal, statusQuery } from '../../workflows/messages';
 import type { Rng } from './rng';
 import { sleep, type SoakConnection, type SoakStack } from './soakStack';
 
@@ -55,6 +55,18 @@ async function signal(stack: SoakStack, c: SoakConnection, which: 'pause' | 'res
   await stack.client().workflow.getHandle(sessionWorkflowId(c.username)).signal(which === 'pause' ? pauseSignal : resumeSignal);
 }
 
+/** A session that stopped fighting logins elsewhere waits for a human: the soak's operator says "take it back". */
+export const humanReclaims: { connection: string; atMs: number }[] = [];
+
+function waitsForHumanAfterCompeting(s: SessionStatus): boolean {
+  return s.state === 'competing' && /send forceRelogin/.test(s.reason);
+}
+
+async function reclaimAsHuman(stack: SoakStack, c: SoakConnection): Promise<void> {
+  humanReclaims.push({ connection: c.id, atMs: Date.now() });
+  await stack.client().workflow.getHandle(sessionWorkflowId(c.username)).signal(forceReloginSignal);
+}
+
 /** Connections with an injected 429 in progress (their penalty box is expected). */
 const injected429 = new Set<string>();
 
@@ -71,6 +83,7 @@ export async function waitUsable(stack: SoakStack, c: SoakConnection, timeoutMs:
   while (Date.now() < deadline) {
     const s = await sessionStatus(stack, c);
     if (s?.state === 'usable') return s;
+    if (s && waitsForHumanAfterCompeting(s)) await reclaimAsHuman(stack, c).catch(() => undefined);
     if (s && s.state === 'unavailable' && /RateLimited/.test(s.reason) && !injected429.has(c.id)) {
       selfInflicted429s.push({ connection: c.id, atMs: Date.now(), reason: s.reason });
       await simControl(stack.sims.get(c.pod)!, 'DELETE', '/sim/control/pacing').catch(() => undefined);
@@ -110,6 +123,12 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, c: SoakCon
       } catch (err) {
         if ((err as { status?: number }).status !== 409) throw err;
         return outage(`competing login of ${c.id}: no session`, [c.id], 0);
+      }
+      // Logins elsewhere again and again within an hour: the session stops fighting and asks a human.
+      const asked = await waitState(stack, c, (s) => s.state === 'competing', 30_000);
+      if (asked && waitsForHumanAfterCompeting(asked)) {
+        await reclaimAsHuman(stack, c);
+        return outage(`competing login elsewhere for ${c.id}; it had lost the session repeatedly, waited for a human; operator sent forceRelogin`, [c.id], 60_000);
       }
       return outage(`competing login elsewhere for ${c.id}`, [c.id], 60_000);
     }

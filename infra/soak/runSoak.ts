@@ -6,7 +6,7 @@ import type { SimStatsSnapshot } from '../../sim';
 import { qualifiedName, quoteString } from '../../src/clickhouse/sql';
 import { needlesOf, scanBuffer, scanDir, scanObject, type LeakHit } from './canary';
 import { auditConnection, auditFailures, type DepthAudit, type StreamStat, type SubStat } from './depthAudit';
-import { FAULT_KINDS, injectFault, selfInflicted429s, sessionStatus, simControl, waitUsable, type FaultContext, type FaultKind, type Outage } from './faults';
+import { FAULT_KINDS, humanReclaims, injectFault, selfInflicted429s, sessionStatus, simControl, waitUsable, type FaultContext, type FaultKind, type Outage } from './faults';
 import { seededRng } from './rng';
 import { sleep, startSoakStack, type SoakConnection, type SoakStack } from './soakStack';
 
@@ -49,6 +49,8 @@ export interface SoakReport {
   /** 429s from the simulator's real pacing (not injected): the system put itself in IBKR's penalty box. */
   selfInflicted429: { connection: string; atMs: number; reason: string }[];
   pacingRejected: number;
+  /** Sessions that stopped fighting repeated logins elsewhere and were taken back by the operator. */
+  humanReclaims: { connection: string; atMs: number }[];
   failures: string[];
   ok: boolean;
 }
@@ -197,6 +199,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       podWorkerRestarts,
       selfInflicted429: [...selfInflicted429s],
       pacingRejected,
+      humanReclaims: [...humanReclaims],
       failures,
       ok: failures.length === 0,
     };
@@ -389,6 +392,7 @@ export function formatReport(r: SoakReport): string {
   for (const a of r.availability) lines.push(`  ${a.connection}: ${a.percentOutside.toFixed(1)}% usable (${a.usableOutsideS.toFixed(0)} of ${(a.observedS - a.excusedS).toFixed(0)} s; ${a.excusedS.toFixed(0)} s excused; ${a.downOutsideS.toFixed(0)} s down outside outages)`);
   lines.push('', 'Logins (simulator counts) vs budget per day:');
   for (const l of r.logins) lines.push(`  ${l.connection}: ok ${l.ok}, failed ${l.failed} (injected login faults ${l.injected}), budget ${l.budget}, locked ${l.locked}, lockouts ${l.lockouts}`);
+  lines.push('', `Competing logins: ${r.humanReclaims.length} time(s) a session lost its username repeatedly within an hour, stopped reclaiming and waited for the operator's forceRelogin${r.humanReclaims.length ? ` (${r.humanReclaims.map((x) => x.connection).join(', ')})` : ''}`);
   lines.push('', `Simulator pacing: ${r.pacingRejected} requests answered 429 by its real pacing (injected 429s excluded only if they hit /tickle once); ${r.selfInflicted429.length} self-inflicted penalty boxes lifted by the operator${r.selfInflicted429.length ? ` (${r.selfInflicted429.map((x) => x.connection).join(', ')})` : ''}`);
   lines.push('', `Canary scan: ${r.leaks.histories} workflow histories, ${r.leaks.tables} tables (${(r.leaks.tableBytes / 1e6).toFixed(1)} MB TSV), ${r.leaks.files} files (${(r.leaks.fileBytes / 1e6).toFixed(1)} MB): ${r.leaks.hits.length} hits`);
   const checks = r.faults.filter((f) => f.check);

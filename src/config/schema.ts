@@ -92,6 +92,13 @@ export const ConnectionSchema = z
     ),
     instruments: z.array(InstrumentSchema, { error: 'must be a list such as [{ conid: 265598 }]' }).default([]).describe('Depth subscriptions of this connection.'),
     account: z.string().min(1).optional().describe('Account for depth subscriptions; default: the first account.'),
+    competingPolicy: z
+      .enum(['reclaim', 'wait-for-human'], { error: 'must be "reclaim" (take the session back after the cool-down) or "wait-for-human"' })
+      .default('reclaim')
+      .describe(
+        'When a login elsewhere (TWS, mobile, web) takes the session: "reclaim" after session.competingCooldownMs — ' +
+          'unless it happens again and again, then it waits for a human — or always "wait-for-human".',
+      ),
   })
   .superRefine((c, ctx) => {
     if (c.mode === 'live' && !c.totpSecretRef) {
@@ -219,7 +226,7 @@ export const KNOWN_FIELDS = [
   'stateDir', 'temporal', 'clickhouse', 'browser', 'session', 'connections', 'address', 'namespace', 'url', 'database', 'username',
   'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs',
   'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
-  'cluster', 'insertTarget', 'id', 'mode', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'instruments', 'account', 'conid', 'exchange',
+  'cluster', 'insertTarget', 'id', 'mode', 'competingPolicy', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'instruments', 'account', 'conid', 'exchange',
   'depth', 'spillDir', 'spillMaxBytes', 'batchRows', 'batchDelayMs', 'maxBufferedRows', 'maxLaddersPerAccount', 'staleAfterMs',
   'snapshotEveryMs', 'maxFrameBytes', 'moveAfterMs', 'retentionDays',
 ] as const;

@@ -44,7 +44,16 @@ export interface ConnectionFacts {
   hasInstruments: boolean;
   /** Derived from the username: the id of the one session workflow for it. */
   sessionWorkflowId: string;
+  /** What to do when a login elsewhere takes the session; absent in facts recorded before it existed. */
+  competingPolicy?: CompetingPolicy;
 }
+
+/**
+ * `reclaim`: wait the cool-down, then take the session back (`compete: true`) — but stop and wait
+ * for a human once logins elsewhere keep taking it (a person is using the username).
+ * `wait-for-human`: never take it back by itself; a `forceRelogin`, `resume` or `relogin` does.
+ */
+export type CompetingPolicy = 'reclaim' | 'wait-for-human';
 
 /** What a gateway health check found. */
 export type GatewaySessionCheck =

@@ -33,6 +33,7 @@ describe('every invalid field is reported at its path with what to do', () => {
     ['username missing', { connections: [paper({ username: undefined })] }, 'connections.0.username', /required/],
     ['passwordRef literal', { connections: [paper({ passwordRef: 'hunter2' })] }, 'connections.0.passwordRef', /never into the config/],
     ['pod', { connections: [paper({ pod: 'Pod A' })] }, 'connections.0.pod', /e\.g\. "pod-a"/],
+    ['competingPolicy', { connections: [paper({ competingPolicy: 'fight' })] }, 'connections.0.competingPolicy', /"reclaim" .* or "wait-for-human"/],
     ['gateway missing', { connections: [paper({ gateway: undefined })] }, 'connections.0.gateway', /required/],
     ['gateway url', { connections: [paper({ gateway: { url: 'localhost' } })] }, 'connections.0.gateway.url', /https:\/\/localhost:5000/],
     ['gateway scheme', { connections: [paper({ gateway: { url: 'ftp://localhost' } })] }, 'connections.0.gateway.url', /https:\/\//],

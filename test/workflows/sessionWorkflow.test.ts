@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import type { ControlActivities, PodActivities } from '../../activities';
 import { temporalTestServerBinary } from '../../infra/projectPaths';
 import { CONTROL_TASK_QUEUE, podTaskQueue } from '../../src/session/ids';
-import type { GatewaySessionCheck, KeepaliveEnded, SessionStatus } from '../../src/session/sessionStatus';
+import type { CompetingPolicy, GatewaySessionCheck, KeepaliveEnded, SessionStatus } from '../../src/session/sessionStatus';
 import { forceReloginSignal, statusQuery } from '../../workflows/messages';
 import type { SessionWorkflowInput } from '../../workflows/session';
 import { bundleOnce } from '../support/testStack';
@@ -36,8 +36,8 @@ class FakeGateway {
   checkDetails: unknown[] = [];
   /** Every session dies as soon as it is kept alive: a gateway that drops each new session. */
   dropOnKeepalive = false;
-  /** The next keepalive sees a login elsewhere win the brokerage session (`competing` stays true). */
-  competeOnKeepalive = false;
+  /** The next this-many keepalives each see a login elsewhere win the brokerage session (`competing` stays true). */
+  competeOnKeepalive = 0;
   competing = false;
 
   activities(): PodActivities {
@@ -66,9 +66,9 @@ class FakeGateway {
       },
       // A healthy session: hands back after a moment of real time (no test skips time while usable).
       keepAlive: async (): Promise<KeepaliveEnded> => {
-        await new Promise((r) => setTimeout(r, this.dropOnKeepalive || this.competeOnKeepalive ? 200 : 5_000));
-        if (this.competeOnKeepalive) {
-          this.competeOnKeepalive = false;
+        await new Promise((r) => setTimeout(r, this.dropOnKeepalive || this.competeOnKeepalive > 0 ? 200 : 5_000));
+        if (this.competeOnKeepalive > 0) {
+          this.competeOnKeepalive--;
           this.competing = true;
           this.bridge = false;
           return { reason: 'competing', lastTickleAt: null };
@@ -85,8 +85,12 @@ class FakeGateway {
   }
 }
 
+/** The connection's competing policy as the next describeConnection reports it. */
+let competingPolicy: CompetingPolicy = 'reclaim';
+
 const control: ControlActivities = {
   describeConnection: async (connectionId: string) => ({
+    competingPolicy,
     connectionId,
     mode: 'live',
     pod: POD,
@@ -109,6 +113,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  competingPolicy = 'reclaim';
   await env?.teardown();
 });
 
@@ -252,7 +257,7 @@ test('inside a maintenance window no login is tried; the next attempt is set aft
 
 test('a competing login is waited out once, then the session is taken back with compete:true', async () => {
   const gateway = new FakeGateway();
-  gateway.competeOnKeepalive = true;
+  gateway.competeOnKeepalive = 1;
   const cooldown = 10 * MIN;
   await withSession(gateway, { competingCooldownMs: cooldown }, async ({ status }) => {
     await until('competing', async () => (await status()).state === 'competing');
@@ -268,5 +273,47 @@ test('a competing login is waited out once, then the session is taken back with 
     await until('usable again', async () => (await status()).state === 'usable');
     expect(gateway.inits.slice(initsBefore)).toEqual([{ compete: true }]);
     expect(gateway.logins).toBe(1); // the portal session survived: no new browser login
+  });
+});
+
+test('competingPolicy wait-for-human: a login elsewhere is never fought; forceRelogin takes the session back', async () => {
+  competingPolicy = 'wait-for-human';
+  const gateway = new FakeGateway();
+  gateway.competeOnKeepalive = 1;
+  await withSession(gateway, { competingCooldownMs: 2 * MIN }, async ({ status, signal }) => {
+    await until('competing', async () => (await status()).state === 'competing');
+    const initsBefore = gateway.inits.length;
+    expect((await status()).reason).toMatch(/wait-for-human: send forceRelogin/);
+    await env.sleep(2 * 24 * 60 * MIN); // two days: far past any cool-down
+    expect((await status()).state).toBe('competing');
+    expect(gateway.inits.length).toBe(initsBefore);
+    await signal(forceReloginSignal);
+    await until('usable again', async () => (await status()).state === 'usable');
+    expect(gateway.inits.slice(initsBefore).every((i) => i.compete)).toBe(true);
+  });
+});
+
+test('reclaim stops flip-flopping: the third loss within an hour waits for a human', async () => {
+  const gateway = new FakeGateway();
+  gateway.competeOnKeepalive = 3;
+  const cooldown = 2 * MIN;
+  await withSession(gateway, { competingCooldownMs: cooldown }, async ({ status, signal }) => {
+    // Losses one and two: a cool-down each, then reclaimed.
+    for (let loss = 1; loss <= 2; loss++) {
+      await until(`competing #${loss}`, async () => (await status()).state === 'competing');
+      expect((await status()).reason).toMatch(/reclaiming in 120 s/);
+      await env.sleep(cooldown + 1_000);
+      await until(`usable after loss #${loss}`, async () => (await status()).state === 'usable' || gateway.competeOnKeepalive < 3 - loss);
+    }
+    await until('competing #3', async () => {
+      const s = await status();
+      return s.state === 'competing' && /3× within an hour/.test(s.reason);
+    });
+    const initsBefore = gateway.inits.length;
+    await env.sleep(6 * 60 * MIN);
+    expect((await status()).state).toBe('competing');
+    expect(gateway.inits.length).toBe(initsBefore); // no fourth reclaim without a human
+    await signal(forceReloginSignal);
+    await until('usable after the human', async () => (await status()).state === 'usable');
   });
 });
