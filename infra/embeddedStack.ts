@@ -164,10 +164,31 @@ export async function startConnectionWorkflows(config: IbflowConfig, progress: (
         ],
         memo: { connectionId: c.id, mode: c.mode, pod: c.pod },
       });
+      await refuseForeignSession(client, sessionId, c.id, c.username);
       progress(`  session workflow ${sessionId} (${c.id}, ${c.mode}) running`);
       if (c.instruments.length > 0) await startDepthWorkflow(client, c.id);
     }
   });
+}
+
+/** A session workflow for this username already running for another connection (another config or deployment). */
+export class UsernameTakenError extends Error {
+  override name = 'UsernameTakenError';
+}
+
+/**
+ * IBKR allows one session per username: a running session workflow that belongs to another
+ * connection id is refused, never shared (two configs fighting over one username kick each other).
+ */
+async function refuseForeignSession(client: Client, sessionId: string, connectionId: string, username: string): Promise<void> {
+  const running = await client.workflow.getHandle(sessionId).describe();
+  const owner = (running.memo as { connectionId?: unknown } | undefined)?.connectionId;
+  if (typeof owner === 'string' && owner !== connectionId) {
+    throw new UsernameTakenError(
+      `connection "${connectionId}": IBKR username ${username} already has a running session workflow (${sessionId}) for connection "${owner}"; ` +
+        `IBKR allows one session per username — use that connection, or stop its workflow first (temporal workflow terminate -w ${sessionId})`,
+    );
+  }
 }
 
 /** The coordinator's view of the config: the default assignment and the limits. */

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startConnectionWorkflows } from '../../infra/embeddedStack';
+import { startConnectionWorkflows, startDepthMaintenance } from '../../infra/embeddedStack';
 import { ConfigError, findConnection } from '../../src/config/loadConfig';
 import { isLocalGatewayHost, LOOPBACK_HOSTS, type ConnectionConfig, type IbflowConfig } from '../../src/config/schema';
 import { checkActivationCode } from '../../src/secrets/activationCode';
@@ -307,7 +307,9 @@ async function addConnection(flags: AddFlags): Promise<void> {
   out(`  instruments      ${instruments.length ? instruments.map((i) => i.conid).join(', ') : 'none'}`);
   if (flags.start) {
     try {
-      await startConnectionWorkflows({ ...config, connections: [findConnection(config, id)] }, (line) => out(line.replace(/^\s+/, '  ')));
+      const print = (line: string) => out(line.replace(/^\s+/, '  '));
+      await startConnectionWorkflows({ ...config, connections: [findConnection(config, id)] }, print);
+      await startDepthMaintenance(config, print); // the coordinator learns of the new connection
     } catch (err) {
       throw new CliError(`saved, but could not start its workflows: ${shortReason(err)}; start them later with: ibflow start --config ${path}`, EXIT.failure);
     }

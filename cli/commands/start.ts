@@ -1,16 +1,21 @@
 import type { Command } from 'commander';
-import { startConnectionWorkflows } from '../../infra/embeddedStack';
+import { startConnectionWorkflows, startDepthMaintenance } from '../../infra/embeddedStack';
 import { defaultConfigPath, loadConfig } from '../../src/config/loadConfig';
 
-/** `ibflow start`: the session and depth workflows of every configured connection, idempotently. */
+/**
+ * `ibflow start`: the session and depth workflows of every configured connection, the depth
+ * coordinator and the retention schedule — idempotently, so it is also how a changed config is applied.
+ */
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
-    .description('Start the session and depth workflows of every connection in the config (existing ones are kept)')
+    .description('Start the session and depth workflows of every connection, the depth coordinator and the retention schedule (existing ones are kept)')
     .option('--config <file>', 'config file', defaultConfigPath())
     .addHelpText('after', '\nExample:\n  npx ibflow start --config prod.yaml\n')
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
-      await startConnectionWorkflows(config, (line) => process.stdout.write(`${line.trim()}\n`));
+      const print = (line: string) => process.stdout.write(`${line.trim()}\n`);
+      await startConnectionWorkflows(config, print);
+      await startDepthMaintenance(config, print);
     });
 }

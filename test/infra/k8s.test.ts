@@ -111,9 +111,10 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
   test('ibflow containers run real CLI commands, read the mounted config, and serve the probed metrics port', () => {
     const sts = find(objs(), 'StatefulSet', 'ibflow-gw');
     const control = find(objs(), 'Deployment', 'ibflow-control');
+    const starter = find(objs(), 'Job', 'ibflow-start');
     const ibflowImage = container(sts.spec.template, 'worker').image;
     expect(ibflowImage).toMatch(/^[\w./-]+\/ibflow:[\w.-]+$/);
-    for (const pod of [sts.spec.template, control.spec.template]) {
+    for (const pod of [sts.spec.template, control.spec.template, starter.spec.template]) {
       const configVolume = pod.spec.volumes.find((v: any) => v.configMap?.name === 'ibflow-config');
       for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers] as Container[]) {
         if (c.image !== ibflowImage) continue;
@@ -134,6 +135,10 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
     expect(container(control.spec.template, 'worker').args!.slice(0, 2)).toEqual(['worker', 'control']);
     expect(container(control.spec.template, 'db-migrate').args!.slice(0, 2)).toEqual(['db', 'migrate']);
+    // Someone has to start the workflows: a Job that runs `ibflow start` with the same image and config.
+    expect(container(starter.spec.template, 'start').image).toBe(ibflowImage);
+    expect(container(starter.spec.template, 'start').args![0]).toBe('start');
+    expect(starter.spec.ttlSecondsAfterFinished).toBeGreaterThan(0); // re-applied Jobs are immutable: a finished one goes away
   });
 
   test('the control worker registers the Temporal namespace and search attributes the config and workflows use', () => {
