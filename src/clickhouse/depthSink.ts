@@ -17,9 +17,9 @@
  * written, in order, to a segment file (src/clickhouse/spill.ts: fsynced before it counts) and
  * dropped from memory; while segments are waiting, newly sealed batches go to disk too. The pump
  * replays segments oldest first (a new sink replays what an earlier process left), then memory
- * batches — the insert order never changes. A full spill is logged as an error
- * (`SpillFullError`), counted in `stats().spillFullErrors`, and batches stay in memory
- * (backpressure) until there is room. See docs/clickhouse.md, "Durability".
+ * batches — the insert order never changes. A full spill (`SpillFullError`) or a failing disk is
+ * logged as an error, counted in `spillStats().spillFullErrors` / `spillWriteErrors`, and batches
+ * stay in memory (backpressure) until there is room; a disk error never drops a batch. See docs/clickhouse.md, "Durability".
  */
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -87,6 +87,8 @@ export interface DepthSinkSpillStats {
   batchesSpilled: number;
   /** Times a batch did not fit in the spill (the batch stayed in memory). */
   spillFullErrors: number;
+  /** Batches the disk refused (I/O errors other than a full spill); they stayed in memory. */
+  spillWriteErrors: number;
   /** Segments that failed their checks and were set aside as `*.corrupt`. */
   corruptSegments: number;
   /** Receipt time (ns) of the oldest row not yet inserted, memory or disk; null when none. */
@@ -141,6 +143,7 @@ export class DepthSink {
   private openLastNs = 0n;
   private batchesSpilled = 0;
   private spillFullErrors = 0;
+  private spillWriteErrors = 0;
   private corruptSegments = 0;
   private spillFullLogged = false;
   private buffered = 0;
@@ -174,7 +177,7 @@ export class DepthSink {
     this.onBatchInserted = opts.onBatchInserted ?? null;
     if (this.spill && this.spill.count > 0) {
       this.log.warn({ segments: this.spill.count, bytes: this.spill.bytes, dir: this.spill.dir }, 'depth spill holds batches from an earlier run; replaying them first');
-      void this.pump();
+      this.kick();
     }
   }
 
@@ -247,6 +250,7 @@ export class DepthSink {
       spillSegments: this.spill?.count ?? 0,
       batchesSpilled: this.batchesSpilled,
       spillFullErrors: this.spillFullErrors,
+      spillWriteErrors: this.spillWriteErrors,
       corruptSegments: this.corruptSegments,
       oldestPendingNs: this.oldestPendingNs(),
     };
@@ -271,23 +275,27 @@ export class DepthSink {
     const batch: Batch = { id: this.nextBatchId++, rows: open.rows, bytes: open.finish(), firstNs: this.openFirstNs, lastNs: this.openLastNs };
     // Segments are waiting and nothing older is in memory: keep the order by going to disk too.
     if (this.spill !== null && this.spill.count > 0 && this.sealed.length === 0 && this.spillOne(batch)) {
-      void this.pump();
+      this.kick();
       return;
     }
     this.sealed.push(batch);
-    void this.pump();
+    this.kick();
   }
 
-  /** Writes one batch to disk; false (batch not spilled) when the spill is full. */
+  /**
+   * Writes one batch to disk; false (the batch stays in memory, where backpressure bounds it) when
+   * the spill is full or the disk fails.
+   */
   private spillOne(batch: Batch): boolean {
     try {
       this.spill!.append(batch);
     } catch (err) {
-      if (!(err instanceof SpillFullError)) throw err;
-      this.spillFullErrors++;
+      if (err instanceof SpillFullError) this.spillFullErrors++;
+      else this.spillWriteErrors++;
       if (!this.spillFullLogged) {
         this.spillFullLogged = true;
-        this.log.error({ err: err.message }, 'depth spill full');
+        const message = err instanceof Error ? err.message : String(err);
+        this.log.error({ err: message }, err instanceof SpillFullError ? 'depth spill full' : 'depth spill write failed; rows are held in memory');
       }
       return false;
     }
@@ -326,10 +334,22 @@ export class DepthSink {
           try {
             bytes = this.spill!.read(segment);
           } catch (err) {
-            if (!(err instanceof SpillCorruptError)) throw err;
-            const kept = this.spill!.quarantineHead();
-            this.corruptSegments++;
-            this.log.error({ err: err.message, keptAs: kept, rows: segment.rows }, 'depth spill segment is corrupt; set aside, its rows are NOT inserted');
+            if (err instanceof SpillCorruptError) {
+              let kept: string | undefined;
+              try {
+                kept = this.spill!.quarantineHead();
+              } catch (renameErr) {
+                kept = `(not renamed: ${renameErr instanceof Error ? renameErr.message : String(renameErr)})`;
+              }
+              this.corruptSegments++;
+              this.log.error({ err: err.message, keptAs: kept, rows: segment.rows }, 'depth spill segment is corrupt; set aside, its rows are NOT inserted');
+              continue;
+            }
+            // A disk error reading a good segment: it stays the head (order is kept); try again later.
+            attempt++;
+            const delay = this.retryDelayMs(attempt);
+            this.log.warn({ err: err instanceof Error ? err.message : String(err), segment: segment.file, attempt, retryInMs: delay }, 'depth spill read failed; retrying');
+            await new Promise<void>((resolve) => setTimeout(resolve, delay));
             continue;
           }
         } else {
@@ -341,7 +361,7 @@ export class DepthSink {
         } catch (err) {
           attempt++;
           this.insertErrors++;
-          const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+          const delay = this.retryDelayMs(attempt);
           this.log.warn(
             { err: err instanceof Error ? err.message : String(err), batch: segment ? `spill:${segment.number}` : batch!.id, rows, attempt, retryInMs: delay },
             'depth insert failed; retrying the same batch',
@@ -353,7 +373,11 @@ export class DepthSink {
         attempt = 0;
         let batchId: number;
         if (segment) {
-          this.spill!.removeHead();
+          try {
+            this.spill!.removeHead();
+          } catch (err) {
+            this.log.warn({ err: err instanceof Error ? err.message : String(err), segment: segment.file }, 'inserted spill segment could not be deleted; the next start replays it (deduplicated by the row identity)');
+          }
           batchId = segment.batchId;
         } else {
           this.sealed.shift();
@@ -379,6 +403,18 @@ export class DepthSink {
     } finally {
       this.pumping = false;
     }
+  }
+
+  private retryDelayMs(attempt: number): number {
+    return Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+  }
+
+  /** Starts the pump if idle. It handles its own errors; this only guards against a bug crashing the worker. */
+  private kick(): void {
+    this.pump().catch((err: unknown) => {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'depth sink pump failed; restarting it');
+      setTimeout(() => this.kick(), this.retryMaxMs);
+    });
   }
 
   private async insert(bytes: Buffer): Promise<void> {

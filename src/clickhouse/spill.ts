@@ -111,15 +111,25 @@ export class SpillStore {
     const number = this.nextNumber++;
     const file = join(this.dir, segmentName(number));
     const tmp = `${file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
     try {
-      writeAll(fd, header);
-      writeAll(fd, batch.bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeAll(fd, header);
+        writeAll(fd, batch.bytes);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
+    } catch (err) {
+      // Disk error (EIO, ENOSPC, a vanished dir): nothing half-written stays behind; the caller keeps the batch.
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // nothing was created
+      }
+      throw err;
     }
-    renameSync(tmp, file);
     this.fsyncDir();
     const segment: SpillSegment = { number, file, rows: batch.rows, bytes: size, batchId: batch.id, firstNs: batch.firstNs, lastNs: batch.lastNs };
     this.segments.push(segment);
@@ -137,7 +147,10 @@ export class SpillStore {
     return payload;
   }
 
-  /** Deletes the head segment once it is inserted. */
+  /**
+   * Forgets the head segment once it is inserted and deletes its file. A file that cannot be deleted
+   * is replayed by the next sink; the row identity makes that a no-op in ClickHouse (FINAL).
+   */
   removeHead(): void {
     const segment = this.segments.shift();
     if (!segment) return;

@@ -1,5 +1,5 @@
 /** The sink's disk spill against a real ClickHouse that is stopped and started again. */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DepthRow } from '../../src/book/depthRow';
@@ -148,4 +148,34 @@ test('bounded disk: a full spill is a clear error, the batch stays in memory (ba
   await producer;
   await sink.close();
   expect(await counts(db)).toMatchObject({ final: 3000, frames: 600 });
+});
+
+test('a failing disk (the spill dir gone) keeps batches in memory, never crashes, and loses nothing', async () => {
+  const db = uniqueDatabase();
+  await migrate(ch.client, { database: db });
+  const errors: string[] = [];
+  const sink = new DepthSink({
+    client: ch.client,
+    database: db,
+    maxRows: 100,
+    maxDelayMs: 10,
+    retry: { initialMs: 20, maxMs: 100 },
+    spill: { dir, maxBytes: 64 << 20 },
+    log: { warn: () => undefined, error: (o, m) => errors.push(`${m}: ${String(o.err)}`) },
+  });
+  await ch.server.stop();
+  // The spill directory is replaced by a plain file: every segment write fails (ENOTDIR), even as root.
+  rmSync(dir, { recursive: true, force: true });
+  writeFileSync(dir, 'not a directory');
+  for (let i = 0; i < 10; i++) await sink.push(rows('e', 1 + i * 20, 20));
+  await new Promise((r) => setTimeout(r, 500));
+  expect(sink.spillStats().spillWriteErrors).toBeGreaterThan(0);
+  expect(sink.stats().bufferedRows).toBe(1000); // all still held
+  expect(errors.some((e) => /depth spill write failed/.test(e))).toBe(true);
+  rmSync(dir, { force: true });
+  mkdirSync(dir);
+  ch.server = await startEmbeddedClickHouse({ dataDir: ch.dataDir, httpPort: ch.httpPort, tcpPort: ch.tcpPort });
+  await sink.flush(); // inserted, not merely on disk
+  await sink.close();
+  expect(await counts(db)).toMatchObject({ final: 1000, frames: 200 });
 });
