@@ -37,9 +37,11 @@ export interface StreamDepthStats {
   snapshots: number;
   refused: number[];
   overLimit: number[];
+  /** Rows the sink refused (each loss marked with a gap row; the stream then ends). */
+  sinkRefusedRows: number;
 }
 
-type StreamEnd = { kind: 'session_lost'; reason: string } | { kind: 'socket_closed'; reason: string };
+type StreamEnd = { kind: 'session_lost'; reason: string } | { kind: 'socket_closed'; reason: string } | { kind: 'sink_failed'; reason: string };
 
 /** Per-ladder state; a new epoch (stream id, seq from 1, fresh book) at every (re)subscribe. */
 interface Ladder {
@@ -75,7 +77,7 @@ export function createStreamDepth(deps: PodDependencies) {
     const connection = deps.connection(connectionId);
     const all = opts.instruments ?? connection.instruments;
     const log = deps.log.child({ connectionId });
-    const stats: StreamDepthStats = { frames: 0, rows: 0, malformed: 0, oversized: 0, resubscribes: 0, snapshots: 0, refused: [], overLimit: [] };
+    const stats: StreamDepthStats = { frames: 0, rows: 0, malformed: 0, oversized: 0, resubscribes: 0, snapshots: 0, refused: [], overLimit: [], sinkRefusedRows: 0 };
     const reportTo = opts.reportToWorkflowId ?? ctx.info.workflowExecution?.workflowId ?? '';
     const report = async (problem: string) => {
       if (!reportTo) return;
@@ -138,8 +140,19 @@ export function createStreamDepth(deps: PodDependencies) {
       if (outstanding > 1) socket?.pause(); // the sink is applying backpressure
       chain = chain
         .then(() => deps.sink.push(rows))
-        .catch((err) => {
+        .catch(async (err) => {
+          // Rows the sink refused are lost: say so in the data (a gap marker at the last refused
+          // frame of each ladder) and end the stream, so the next one starts with a snapshot.
           sinkError = err;
+          stats.sinkRefusedRows += rows.length;
+          const lastSeq = new Map<number, number>();
+          for (const r of rows) if (r.kind !== 'gap') lastSeq.set(r.conid, Math.max(lastSeq.get(r.conid) ?? 0, r.seq));
+          const markers = [...lastSeq].flatMap(([conid, seq]) => {
+            const l = ladders.get(conid);
+            return l ? [marker(l, seq)] : [];
+          });
+          await deps.sink.push(markers).catch(() => undefined);
+          finish({ kind: 'sink_failed', reason: `the ClickHouse sink refused ${rows.length} rows: ${err instanceof Error ? err.message : String(err)}` });
         })
         .finally(() => {
           outstanding--;
@@ -283,6 +296,7 @@ export function createStreamDepth(deps: PodDependencies) {
           .catch((err: Error) => log.warn({ error: err.message }, 'could not signal the session workflow'));
         throw ApplicationFailure.create({ type: FailureType.SessionLost, message: end.reason, nonRetryable: true });
       }
+      if (end.kind === 'sink_failed') throw ApplicationFailure.create({ type: 'SinkFailed', message: end.reason });
       throw ApplicationFailure.create({ type: FailureType.GatewayUnavailable, message: end.reason });
     } finally {
       clearInterval(heartbeat);

@@ -222,4 +222,33 @@ describe('depth stream (harness: real simulator + real ClickHouse)', () => {
       wss.close();
     }
   });
+
+  test('rows the sink refuses are marked with a gap row and end the stream (SinkFailed), never dropped silently', async () => {
+    h = await startHarness({ sim: { depth: { framesPerSecond: 100 } } });
+    const realSink = h.deps.sink;
+    let refused: { conid: number; seq: number }[] = [];
+    let calls = 0;
+    // A sink that refuses one batch of frame rows (as it would a row that fails validation).
+    h.deps.sink = Object.assign(Object.create(realSink) as typeof realSink, {
+      push: async (rows: Parameters<typeof realSink.push>[0]) => {
+        if (++calls === 20 && rows.some((r) => r.kind !== 'gap')) {
+          refused = rows.filter((r) => r.kind !== 'gap').map((r) => ({ conid: r.conid, seq: r.seq }));
+          throw new RangeError('row 3: price is not finite');
+        }
+        return realSink.push(rows);
+      },
+    });
+    const run = h.start([{ conid: AAPL }]);
+    const outcome = await Promise.race([run.done, sleep(30_000).then(() => null)]);
+    expect(outcome).not.toBeNull();
+    expect(outcome!.ok).toBe(false);
+    if (outcome!.ok) return;
+    expect(outcome!.error.type).toBe('SinkFailed');
+    expect(outcome!.error.message).toMatch(/refused \d+ rows: row 3: price is not finite/);
+    await realSink.flush();
+    const lastRefused = Math.max(...refused.map((r) => r.seq));
+    const gaps = await h.query<{ seq: string }>(`SELECT seq FROM ${h.database}.depth WHERE kind = 'gap' AND conid = ${AAPL} ORDER BY seq`);
+    expect(gaps.map((g) => Number(g.seq))).toContain(lastRefused);
+    expect(h.logs.some((l) => l.msg === 'sink failed while streaming')).toBe(true);
+  });
 });
