@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isSeq, parseDocument, type Document } from 'yaml';
 import { applyEnvOverrides, ConfigError, defaultConfigPath, loadConfig, parseConfig } from '../../src/config/loadConfig';
 import type { ConnectionConfig, IbflowConfig } from '../../src/config/schema';
+import { yamlErrorText } from '../../src/config/yamlErrorText';
 
 /** `--config` with the documented default. */
 export const configOption = ['--config <file>', 'config file (default: $IBFLOW_CONFIG or .ibflow/ibflow.yaml)'] as const;
@@ -28,7 +29,7 @@ export class ConfigFile {
     this.exists = existsSync(path);
     const text = this.exists ? readFileSync(path, 'utf8') : '';
     this.doc = parseDocument(text);
-    if (this.doc.errors.length > 0) throw new ConfigError(`config ${path} is not valid YAML: ${this.doc.errors[0]!.message}`);
+    if (this.doc.errors.length > 0) throw new ConfigError(`config ${path} is not valid YAML: ${yamlErrorText(this.doc.errors[0])}`);
     if (this.doc.contents === null) {
       this.doc.contents = this.doc.createNode({}) as never;
       this.doc.commentBefore = ' ibflow config — see docs/configuration.md. Secrets live in secret stores, never here.';

@@ -3,6 +3,7 @@ import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { IbflowConfigSchema, KNOWN_FIELDS, type IbflowConfig, type ConnectionConfig } from './schema';
+import { yamlErrorText } from './yamlErrorText';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -136,7 +137,7 @@ export function readRawConfig(path: string): Record<string, unknown> {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`config ${path} is not valid YAML: ${(err as Error).message}`);
+    throw new ConfigError(`config ${path} is not valid YAML: ${yamlErrorText(err)}`);
   }
   if (raw === null || raw === undefined) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {

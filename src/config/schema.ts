@@ -168,7 +168,11 @@ export const IbflowConfigSchema = z
       .prefault({}),
     clickhouse: z
       .strictObject({
-        url: z.string().url('must be a URL such as http://127.0.0.1:8123').default('http://127.0.0.1:8123'),
+        url: z
+          .string()
+          .url('must be a URL such as http://127.0.0.1:8123')
+          .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not carry a user or password: use clickhouse.username and clickhouse.passwordRef')
+          .default('http://127.0.0.1:8123'),
         database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, underscore), e.g. ibflow').default('ibflow'),
         username: z.string().default('default'),
         passwordRef: SecretRefSchema.optional(),

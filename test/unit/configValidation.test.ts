@@ -33,6 +33,7 @@ describe('every invalid field is reported at its path with what to do', () => {
     ['username missing', { connections: [paper({ username: undefined })] }, 'connections.0.username', /required/],
     ['passwordRef literal', { connections: [paper({ passwordRef: 'hunter2' })] }, 'connections.0.passwordRef', /never into the config/],
     ['pod', { connections: [paper({ pod: 'Pod A' })] }, 'connections.0.pod', /e\.g\. "pod-a"/],
+    ['clickhouse url credentials', { clickhouse: { url: 'http://default:CANARY@127.0.0.1:8123' } }, 'clickhouse.url', /clickhouse\.passwordRef/],
     ['competingPolicy', { connections: [paper({ competingPolicy: 'fight' })] }, 'connections.0.competingPolicy', /"reclaim" .* or "wait-for-human"/],
     ['gateway missing', { connections: [paper({ gateway: undefined })] }, 'connections.0.gateway', /required/],
     ['gateway url', { connections: [paper({ gateway: { url: 'localhost' } })] }, 'connections.0.gateway.url', /https:\/\/localhost:5000/],
@@ -69,6 +70,24 @@ describe('every invalid field is reported at its path with what to do', () => {
     const canary = 'CANARY-pw-31337';
     const lines = problems({ stateDir: '/s', connections: [paper({ passwordRef: canary, totpSecretRef: canary })] });
     expect(lines.join('\n')).not.toContain(canary);
+  });
+
+  test('a YAML syntax error names the line, never quotes it (a pasted secret stays unprinted)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ibflow-cfgyaml-'));
+    try {
+      const file = join(dir, 'ibflow.yaml');
+      writeFileSync(file, 'stateDir: /s\nconnections:\n  - id: me\n    password: CANARY-hunter2: x\n');
+      let message = '';
+      try {
+        loadConfig(file, {});
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/is not valid YAML: .* at line 4, column \d+/);
+      expect(message).not.toContain('CANARY');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
