@@ -158,7 +158,8 @@ function probe(url: URL, rejectUnauthorized: boolean): Promise<Probe> {
 const CERT_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
 
 async function checkGateway(c: ConnectionConfig): Promise<CheckResult[]> {
-  const url = new URL('/v1/api/tickle', c.gateway.url);
+  // `/` (the login redirect), not /v1/api: a probe must never spend the keepalive's tickle pacing.
+  const url = new URL('/', c.gateway.url);
   const name = `gateway ${c.id}`;
   const strict = url.protocol === 'https:' ? await probe(url, true) : null;
   let reach: Probe;

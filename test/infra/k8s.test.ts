@@ -173,6 +173,13 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     for (const svc of objs().filter((o) => o.kind === 'Service')) for (const p of svc.spec.ports) expect(p.port).not.toBe(conf.listenPort);
   });
 
+  test("gateway probes stay off /v1/api (a probe must never spend the worker's tickle pacing)", () => {
+    const sts = find(objs(), 'StatefulSet', 'ibflow-gw');
+    const probes = JSON.stringify(sts.spec.template.spec.containers.map((c: any) => [c.readinessProbe, c.livenessProbe, c.startupProbe]));
+    expect(probes).toContain('5000');
+    expect(probes).not.toContain('/v1/');
+  });
+
   test('disruption budgets select the gateway pods (one at a time) and the control workers', () => {
     const sts = find(objs(), 'StatefulSet', 'ibflow-gw');
     expect(find(objs(), 'PodDisruptionBudget', 'ibflow-gw').spec).toEqual({ maxUnavailable: 1, selector: sts.spec.selector });

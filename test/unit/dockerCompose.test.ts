@@ -164,6 +164,15 @@ test('health checks gate dependents: workers on Temporal, the migration and (pod
   expect(compose.services['control-worker']!.depends_on?.['temporal-search-attributes']?.condition).toBe('service_completed_successfully');
 });
 
+test("gateway health checks stay off /v1/api: a probe must never spend the worker's tickle pacing (429 = 15-minute penalty box)", () => {
+  const gatewayChecks = Object.entries(compose.services).filter(([, s]) => (s.healthcheck?.test.join(' ') ?? '').includes(':5000'));
+  expect(gatewayChecks.length).toBeGreaterThan(0);
+  for (const [name, s] of gatewayChecks) expect({ name, check: s.healthcheck!.test.join(' ') }).toEqual({ name, check: expect.not.stringContaining('/v1/') });
+  const dockerfile = readFileSync(join(root, 'infra/gateway/Dockerfile'), 'utf8');
+  expect(dockerfile).toMatch(/HEALTHCHECK/);
+  expect(dockerfile.split('\n').filter((l) => l.includes('curl')).join('\n')).not.toContain('/v1/');
+});
+
 test('published ports stay on the host loopback, and ClickHouse is a current LTS (x.3 or x.8)', () => {
   for (const s of Object.values(compose.services) as (Service & { ports?: string[] })[]) for (const p of s.ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
   expect(compose.services.clickhouse!.image).toMatch(/^clickhouse\/clickhouse-server:\d+\.(3|8)$/);
