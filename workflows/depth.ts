@@ -90,6 +90,16 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
     heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 1 },
   });
+  // The same, but a cancelled stream is awaited until it has really ended (unsubscribed, flushed):
+  // the next stream of the account must not subscribe while the old one still holds its ladder.
+  const streamAwaitingCancel = wf.proxyActivities<PodActivities>({
+    taskQueue: facts.podTaskQueue,
+    scheduleToStartTimeout: '1 minute',
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: '20 seconds',
+    retry: { maximumAttempts: 1 },
+    cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
 
   let failures = 0;
   while (!stopRequested) {
@@ -123,9 +133,12 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
     const scope = new wf.CancellationScope();
     status.state = 'streaming';
     status.streamsStarted++;
+    const awaitCancelled = wf.patched('stream-ends-before-the-next');
+    let running: Promise<unknown> | null = null;
     try {
       const result = await scope.run(() => {
-        const streaming = stream.streamDepth(connectionId, { sessionWorkflowId: facts.sessionWorkflowId, instruments: assignment });
+        const streaming = (awaitCancelled ? streamAwaitingCancel : stream).streamDepth(connectionId, { sessionWorkflowId: facts.sessionWorkflowId, instruments: assignment });
+        running = streaming;
         const lost = wf.condition(() => !sessionUsable || stopRequested || assignmentVersion !== version);
         void streaming.catch(() => undefined);
         void lost.catch(() => undefined);
@@ -158,6 +171,7 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
     } finally {
       status.failures = failures;
       scope.cancel();
+      if (awaitCancelled && running !== null) await (running as Promise<unknown>).catch(() => undefined);
     }
   }
   status.state = 'stopped';

@@ -39,6 +39,11 @@ afterAll(async () => {
 class FakePods {
   usable: Record<string, boolean> = { 'conn-a': true, 'conn-b': true, 'conn-c': true };
   streams: { connectionId: string; instruments: number[] }[] = [];
+  /** Streams of a connection running at once, now and at most (a real account allows one ladder). */
+  running: Record<string, number> = {};
+  maxRunning: Record<string, number> = {};
+  /** Real time a cancelled stream takes to finish (closing markers, sink flush). */
+  cleanupMs = 0;
 
   activities(): PodActivities {
     return {
@@ -47,10 +52,17 @@ class FakePods {
       // Streams until cancelled (heartbeats carry the cancellation), like the real activity.
       streamDepth: async (connectionId: string, opts: { instruments: DepthInstrument[] | null }) => {
         this.streams.push({ connectionId, instruments: (opts.instruments ?? DEFAULTS[connectionId]!).map((i) => i.conid) });
+        this.running[connectionId] = (this.running[connectionId] ?? 0) + 1;
+        this.maxRunning[connectionId] = Math.max(this.maxRunning[connectionId] ?? 0, this.running[connectionId]!);
         const ctx = Context.current();
-        for (;;) {
-          ctx.heartbeat();
-          await ctx.sleep(100);
+        try {
+          for (;;) {
+            ctx.heartbeat();
+            await ctx.sleep(100);
+          }
+        } finally {
+          await new Promise((r) => setTimeout(r, this.cleanupMs));
+          this.running[connectionId]!--;
         }
       },
     } as unknown as PodActivities;
@@ -92,7 +104,7 @@ test('an instrument moves to a healthy connection with room after moveAfterMs, a
   };
   const workflowBundle = await bundleOnce();
   const controlWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROL_TASK_QUEUE, workflowBundle, activities: control });
-  const podWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: podTaskQueue(POD), activities: pods.activities() });
+  const podWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: podTaskQueue(POD), activities: pods.activities(), maxHeartbeatThrottleInterval: '1 second' });
   await controlWorker.runUntil(
     podWorker.runUntil(async () => {
       const coordinator = await env.client.workflow.start('depthCoordinatorWorkflow', {
@@ -135,6 +147,30 @@ test('an instrument moves to a healthy connection with room after moveAfterMs, a
       } finally {
         for (const h of depth) await h.signal(stopDepthSignal).catch(() => undefined);
         await Promise.all([coordinator, ...depth].map((h) => h.terminate('test over').catch(() => undefined)));
+      }
+    }),
+  );
+});
+
+test('a restarted stream starts only after the cancelled one has finished (one ladder per account, never two)', async () => {
+  const pods = new FakePods();
+  pods.cleanupMs = 1_500;
+  const workflowBundle = await bundleOnce();
+  const controlWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROL_TASK_QUEUE, workflowBundle, activities: control });
+  const podWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: podTaskQueue(POD), activities: pods.activities(), maxHeartbeatThrottleInterval: '1 second' });
+  await controlWorker.runUntil(
+    podWorker.runUntil(async () => {
+      const b = await env.client.workflow.start('depthWorkflow', { taskQueue: CONTROL_TASK_QUEUE, workflowId: `${depthWorkflowId('conn-b')}-flap`, args: [{ connectionId: 'conn-b' }] });
+      try {
+        await until('b streaming', () => pods.running['conn-b'] === 1);
+        // The session blinks: lost and back at once (ssodh/init), faster than the old stream's cleanup.
+        await b.signal(sessionChangedSignal, false);
+        await b.signal(sessionChangedSignal, true);
+        await until('a second stream of b', () => pods.streams.filter((x) => x.connectionId === 'conn-b').length >= 2);
+        await until('b streaming again', () => pods.running['conn-b'] === 1);
+        expect(pods.maxRunning['conn-b']).toBe(1);
+      } finally {
+        await b.terminate('test over').catch(() => undefined);
       }
     }),
   );
