@@ -133,11 +133,16 @@ export function createStreamDepth(deps: PodDependencies) {
     let sinkError: unknown = null;
     let socket: GatewaySocket | null = null;
     let rowsSinceMetric = 0;
+    /** Set while the socket is paused for the sink's backpressure. */
+    let pausedSince: number | null = null;
     const enqueue = (rows: DepthRow[]): void => {
       if (rows.length === 0) return;
       rowsSinceMetric += rows.length;
       outstanding++;
-      if (outstanding > 1) socket?.pause(); // the sink is applying backpressure
+      if (outstanding > 1 && pausedSince === null) {
+        socket?.pause(); // the sink is applying backpressure
+        pausedSince = Date.now();
+      }
       chain = chain
         .then(() => deps.sink.push(rows))
         .catch(async (err) => {
@@ -156,13 +161,25 @@ export function createStreamDepth(deps: PodDependencies) {
         })
         .finally(() => {
           outstanding--;
-          if (outstanding <= 1) socket?.resume();
+          if (outstanding <= 1 && pausedSince !== null) {
+            // Time spent paused is not silence of the gateway: the watchdog must not count it.
+            const paused = Date.now() - pausedSince;
+            for (const l of ladders.values()) l.lastFrameAtMs += paused;
+            pausedSince = null;
+            socket?.resume();
+          }
         });
     };
     const marker = (l: Ladder, seq: number): DepthRow => ({
       ...gapMarkerRow({ receivedNs: nowNs(), connection: connectionId, pod: deps.pod, streamId: l.streamId, conid: l.instrument.conid }),
       seq,
     });
+    /** A frame of this ladder that could not be stored takes its seq as a gap row: the window is known to be incomplete. */
+    const markSkipped = (l: Ladder) => {
+      l.seq += 1;
+      l.lastFrameAtMs = Date.now();
+      enqueue([marker(l, l.seq)]);
+    };
     /** Closes an epoch: a gap marker after its last frame (seq of that frame; 0 if none came). */
     const closeEpoch = (l: Ladder) => enqueue([marker(l, l.seq)]);
     for (const l of ladders.values()) enqueue([marker(l, 0)]);
@@ -202,6 +219,7 @@ export function createStreamDepth(deps: PodDependencies) {
           if (rawBytes > settings.maxFrameBytes) {
             stats.oversized++;
             log.warn({ topic, rawBytes, maxFrameBytes: settings.maxFrameBytes }, 'skipped oversized depth frame');
+            markSkipped(l);
             return;
           }
           if (message.error !== undefined && message.data === undefined) {
@@ -228,6 +246,7 @@ export function createStreamDepth(deps: PodDependencies) {
             if (!(err instanceof DepthFrameError)) throw err;
             stats.malformed++;
             log.warn({ topic, error: err.message }, 'skipped malformed depth frame');
+            markSkipped(l);
           }
         },
         onUndecodable(reason, rawBytes) {
@@ -251,7 +270,7 @@ export function createStreamDepth(deps: PodDependencies) {
     }, SUBSCRIBE_FALLBACK_MS);
     const watchdog = setInterval(
       () => {
-        if (!sessionOk) return;
+        if (!sessionOk || pausedSince !== null) return; // paused by us, not silent
         const now = Date.now();
         for (const [conid, l] of ladders) {
           if (!l.subscribed || l.refused || now - l.lastFrameAtMs < settings.staleAfterMs) continue;

@@ -217,7 +217,11 @@ describe('depth stream (harness: real simulator + real ClickHouse)', () => {
       expect(h.logs.filter((l) => l.msg === 'skipped undecodable websocket frame')).toHaveLength(2);
       expect(h.logs.filter((l) => l.msg === 'skipped oversized depth frame')).toHaveLength(1);
       const seqs = await h.query<{ seq: string; bid: number }>(`SELECT seq, sumIf(size, side = 'bid') AS bid FROM ${h.database}.depth WHERE kind = 'snapshot' GROUP BY seq ORDER BY seq`);
-      expect(seqs.map((r) => [Number(r.seq), r.bid])).toEqual([[1, 100], [2, 200], [3, 300]]);
+      expect(seqs.map((r) => [Number(r.seq), r.bid])).toEqual([[1, 100], [5, 200], [6, 300]]);
+      // The three frames of the ladder that were skipped (two malformed, one oversized) are gap rows at their seq;
+      // the two undecodable ones name no ladder and are only counted. Seq 6 is the closing marker.
+      const gaps = await h.query<{ seq: string }>(`SELECT seq FROM ${h.database}.depth WHERE kind = 'gap' AND seq > 0 ORDER BY seq`);
+      expect(gaps.map((g) => Number(g.seq))).toEqual([2, 3, 4, 6]);
     } finally {
       wss.close();
     }
@@ -250,5 +254,29 @@ describe('depth stream (harness: real simulator + real ClickHouse)', () => {
     const gaps = await h.query<{ seq: string }>(`SELECT seq FROM ${h.database}.depth WHERE kind = 'gap' AND conid = ${AAPL} ORDER BY seq`);
     expect(gaps.map((g) => Number(g.seq))).toContain(lastRefused);
     expect(h.logs.some((l) => l.msg === 'sink failed while streaming')).toBe(true);
+  });
+
+  test('a socket paused by the sink\'s backpressure is not taken for a stale ladder (no spurious resubscribe)', async () => {
+    h = await startHarness({ sim: { depth: { framesPerSecond: 50 } }, depth: { staleAfterMs: 1_000 } });
+    const realSink = h.deps.sink;
+    let slow = false;
+    // A sink that takes 2.5 s per push for a while: the stream pauses its socket, frames stop arriving.
+    h.deps.sink = Object.assign(Object.create(realSink) as typeof realSink, {
+      push: async (rows: Parameters<typeof realSink.push>[0]) => {
+        if (slow) await sleep(2_500);
+        return realSink.push(rows);
+      },
+    });
+    const run = h.start([{ conid: AAPL }]);
+    await until('rows in ClickHouse', async () => (await storedAudit(h!, AAPL)).frames > 20);
+    slow = true;
+    await sleep(6_000);
+    slow = false;
+    await sleep(2_000);
+    const outcome = await quiesceAndStop(h, run);
+    expect(outcome.ok || outcome.error.name).toBe('CancelledFailure');
+    const closed = h.logs.find((l) => l.msg === 'depth stream closed') as { resubscribes?: number } | undefined;
+    expect(closed?.resubscribes).toBe(0);
+    expect(h.logs.some((l) => l.msg === 'depth ladder is stale; marking a gap and resubscribing')).toBe(false);
   });
 });
