@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadSimConfFile, loadUsersFile, startSimulator } from '../../sim';
+import { loadSimRulesFile } from '../../sim/rulesFile';
 
 /** `ibflow sim`: the simulated gateway alone, for rehearsing a setup without IBKR. */
 export function registerSimCommand(program: Command): void {
@@ -16,12 +17,15 @@ export function registerSimCommand(program: Command): void {
     .option('--users <file>', 'users file (JSON or YAML: {users: [...]}); default <state-dir>/users.json')
     .option('--plain-http', 'serve http:// and ws:// instead of TLS', false)
     .option('--auth-delay-ms <ms>', 'delay before the brokerage session opens by itself', (v) => Number(v), 3000)
-    .addHelpText('after', '\nExample:\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml\n')
-    .action(async (opts: { port?: number; controlPort: number; conf?: string; timeScale: number; pacing: boolean; stateDir: string; users?: string; plainHttp: boolean; authDelayMs: number }) => {
+    .option('--rules <file>', 'session rules, pacing and depth settings (JSON or YAML; see docs/simulator.md, "Rules file")')
+    .addHelpText('after', '\nExamples:\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml --rules harsh.yaml\n')
+    .action(async (opts: { port?: number; controlPort: number; conf?: string; timeScale: number; pacing: boolean; stateDir: string; users?: string; plainHttp: boolean; authDelayMs: number; rules?: string }) => {
       const stateDir = resolve(opts.stateDir);
       const usersFile = resolve(opts.users ?? `${stateDir}/users.json`);
       const conf = opts.conf ? loadSimConfFile(resolve(opts.conf)) : {};
+      const rules = opts.rules ? loadSimRulesFile(resolve(opts.rules)) : {};
       const sim = await startSimulator({
+        ...rules,
         port: opts.port ?? conf.listenPort ?? 5000,
         controlPort: opts.controlPort,
         stateDir,
@@ -29,7 +33,7 @@ export function registerSimCommand(program: Command): void {
         tls: opts.plainHttp ? false : (conf.listenSsl ?? true),
         ips: conf.ips,
         timeScale: opts.timeScale,
-        pacing: { enabled: opts.pacing },
+        pacing: { ...rules.pacing, ...(opts.pacing ? {} : { enabled: false }) },
         authDelayMs: opts.authDelayMs,
         log: (msg, fields) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...fields })}\n`),
       });
