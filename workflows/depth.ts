@@ -83,23 +83,17 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
     startToCloseTimeout: '1 minute',
     retry: { maximumAttempts: 1 },
   });
-  const stream = wf.proxyActivities<PodActivities>({
+  const streamOptions: wf.ActivityOptions = {
     taskQueue: facts.podTaskQueue,
     scheduleToStartTimeout: '1 minute',
     startToCloseTimeout: '24 hours', // a daily fresh stream (with its gap markers) is fine
     heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 1 },
-  });
+  };
+  const stream = wf.proxyActivities<PodActivities>(streamOptions);
   // The same, but a cancelled stream is awaited until it has really ended (unsubscribed, flushed):
   // the next stream of the account must not subscribe while the old one still holds its ladder.
-  const streamAwaitingCancel = wf.proxyActivities<PodActivities>({
-    taskQueue: facts.podTaskQueue,
-    scheduleToStartTimeout: '1 minute',
-    startToCloseTimeout: '24 hours',
-    heartbeatTimeout: '20 seconds',
-    retry: { maximumAttempts: 1 },
-    cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
+  const streamAwaitingCancel = wf.proxyActivities<PodActivities>({ ...streamOptions, cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 
   let failures = 0;
   while (!stopRequested) {

@@ -263,6 +263,7 @@ describe('loadConfig', () => {
       pod: 'pod-a',
       gateway: { url: 'https://localhost:5000', verifyTls: false },
       instruments: [{ conid: 265598, exchange: 'NASDAQ' }],
+      competingPolicy: 'reclaim',
     });
   });
 
