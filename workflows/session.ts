@@ -138,6 +138,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     startToCloseTimeout: '30 seconds',
     retry: { maximumAttempts: 5, initialInterval: '1 second' },
   });
+  // The session's event log in ClickHouse: retried (with no history cost) until ClickHouse is back,
+  // so uptime per connection stays right through a long ClickHouse outage.
+  const eventLog = wf.proxyActivities<ControlActivities>({
+    taskQueue: CONTROL_TASK_QUEUE,
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: '1 day',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+  });
   const facts: ConnectionFacts = await control.describeConnection(connectionId);
   const gateway = wf.proxyActivities<PodActivities>({
     taskQueue: facts.podTaskQueue,
@@ -175,9 +183,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     status.state = state;
     status.since = new Date().toISOString();
     wf.upsertSearchAttributes([{ key: IbflowState, value: state }]);
-    void control
+    void eventLog
       .recordSessionEvent({ tsMs: Date.now(), connection: connectionId, workflowId: wf.workflowInfo().workflowId, state, previousState: previous, reason })
-      .catch(() => undefined); // the event log is best effort; the session must not wait for ClickHouse
+      .catch(() => undefined); // the session never waits for ClickHouse; a day-long outage loses events
     if (facts.hasInstruments && (state === 'usable' || previous === 'usable')) {
       void wf
         .getExternalWorkflowHandle(depthWorkflowId(connectionId))

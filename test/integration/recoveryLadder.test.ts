@@ -85,6 +85,32 @@ test('a short Temporal server restart leaves a healthy session and its depth str
   expect(await streams()).toBe(streamsBefore);
 });
 
+test('session events of a recovery during a ClickHouse outage reach ClickHouse once it is back', async () => {
+  const sim = stack.sims.get(paper.pod)!;
+  await waitState(paper.username, 'usable');
+  const since = Date.now();
+  const startClickHouse = await stack.stopClickHouse();
+  try {
+    await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'bridge' });
+    await waitState(paper.username, 'reconnecting', 30_000);
+    await waitState(paper.username, 'usable', 60_000);
+    // Longer than the old five-attempt retry budget of the event activity (~15 s).
+    await new Promise((r) => setTimeout(r, 25_000));
+  } finally {
+    await startClickHouse();
+  }
+  const seen = await waitFor(
+    'the recovery in the event log',
+    async () => {
+      const states = await statesSeen(paper.id, since);
+      return states.includes('reconnecting') && states.includes('usable') ? states : null;
+    },
+    90_000,
+    1_000,
+  );
+  expect(seen.indexOf('reconnecting')).toBeLessThan(seen.lastIndexOf('usable'));
+});
+
 test('gateway errors (500 on every API call) make the session unavailable; it recovers when they stop', async () => {
   const sim = stack.sims.get(paper.pod)!;
   await waitState(paper.username, 'usable');

@@ -31,6 +31,8 @@ export interface TestStack {
   workers: RunningWorker[];
   /** Stops the Temporal dev server, waits `downMs`, and starts it again on the same port and database. */
   restartTemporal(downMs: number): Promise<void>;
+  /** Stops ClickHouse; the returned function starts it again on the same ports and data. */
+  stopClickHouse(): Promise<() => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -57,11 +59,13 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const config = opts.editConfig ? opts.editConfig(loaded) : loaded;
 
   const temporalOptions = { port: temporalPort, uiPort, ...temporalPaths(stateDir) };
-  const [firstTemporal, clickhouseServer, workflowBundle] = await Promise.all([
+  const clickhouseOptions = { dataDir: join(stateDir, 'clickhouse'), httpPort: chHttp, tcpPort: chTcp };
+  const [firstTemporal, firstClickHouse, workflowBundle] = await Promise.all([
     startTemporalDevServer(temporalOptions),
-    startEmbeddedClickHouse({ dataDir: join(stateDir, 'clickhouse'), httpPort: chHttp, tcpPort: chTcp }),
+    startEmbeddedClickHouse(clickhouseOptions),
     bundleOnce(),
   ]);
+  let clickhouseServer = firstClickHouse;
   const clickhouse = createClient({ url: clickhouseServer.url });
   await migrate(clickhouse, { database: config.clickhouse.database });
 
@@ -95,7 +99,9 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     get temporal() {
       return temporal;
     },
-    clickhouseServer,
+    get clickhouseServer() {
+      return clickhouseServer;
+    },
     clickhouse,
     client,
     sims,
@@ -105,6 +111,12 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       await temporal.stop();
       await new Promise((r) => setTimeout(r, downMs));
       temporal = await startTemporalDevServer(temporalOptions);
+    },
+    async stopClickHouse() {
+      await clickhouseServer.stop();
+      return async () => {
+        clickhouseServer = await startEmbeddedClickHouse(clickhouseOptions);
+      };
     },
     async stop() {
       // Workflows keep running in the server; stopping it ends them with the test.
