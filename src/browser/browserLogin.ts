@@ -140,18 +140,25 @@ async function setPaperToggle(page: Page, paper: boolean): Promise<void> {
 
 type NextStep = 'success' | 'error' | 'code' | 'choose_device' | 'push';
 
+/**
+ * Reads of a page that may be navigating away: each gives up after a moment (Playwright would
+ * otherwise wait the whole login timeout for an element of the page that is gone) and the loop
+ * looks again. An unreadable field is "unknown", never "empty".
+ */
+const PROBE = { timeout: 1_000 };
+
 /** Waits until the page shows success, an error, or asks for something. */
 async function waitForNextStep(page: Page, timeoutMs: number): Promise<NextStep> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const text = await page.locator('body').innerText().catch(() => '');
+    const text = await page.locator('body').innerText(PROBE).catch(() => '');
     if (text.includes(LoginTexts.success)) return 'success';
     if (await isVisible(page, LoginSelectors.errorBox)) {
-      const message = (await page.locator(LoginSelectors.errorBox).first().innerText()).trim();
+      const message = (await page.locator(LoginSelectors.errorBox).first().innerText(PROBE).catch(() => '')).trim();
       if (message) return 'error';
     }
     if (await isVisible(page, LoginSelectors.codeInput)) {
-      const value = await page.locator(LoginSelectors.codeInput).first().inputValue().catch(() => '');
+      const value = await page.locator(LoginSelectors.codeInput).first().inputValue(PROBE).catch(() => null);
       if (value === '') return 'code';
     }
     if (await isVisible(page, LoginSelectors.secondFactorSelect)) return 'choose_device';
