@@ -1,6 +1,7 @@
 /** There is no Docker engine here, so the compose file is parsed and cross-checked against the code. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/loadConfig';
@@ -171,6 +172,26 @@ test("gateway health checks stay off /v1/api: a probe must never spend the worke
   const dockerfile = readFileSync(join(root, 'infra/gateway/Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/HEALTHCHECK/);
   expect(dockerfile.split('\n').filter((l) => l.includes('curl')).join('\n')).not.toContain('/v1/');
+});
+
+test("Temporal's auto-setup gets its database password from the secret file (it reads only POSTGRES_PWD)", () => {
+  const temporal = compose.services['temporal']!;
+  expect(Object.keys(temporal.environment ?? {}).filter((k) => k.startsWith('POSTGRES_PWD'))).toEqual([]); // never in the file
+  expect(temporal.secrets).toContain('postgres_password');
+  // Run the entrypoint as the container would, with the secret file and the image's entrypoint stubbed.
+  const dir = mkdtempSync(join(tmpdir(), 'ibflow-compose-'));
+  try {
+    writeFileSync(join(dir, 'postgres_password'), 'pg-CANARY-pw\n');
+    const stub = join(dir, 'entrypoint.sh');
+    writeFileSync(stub, '#!/bin/sh\necho "pwd=$POSTGRES_PWD args=$*"\n');
+    chmodSync(stub, 0o755);
+    const [shell, flag, script, name] = (temporal as Service & { entrypoint: string[] }).entrypoint;
+    const local = script!.replace(/\$\$/g, '$').replace('/run/secrets/postgres_password', join(dir, 'postgres_password')).replace('/etc/temporal/entrypoint.sh', stub);
+    const out = execFileSync(shell!, [flag!, local, name!, ...(temporal.command ?? [])], { encoding: 'utf8' });
+    expect(out.trim()).toBe('pwd=pg-CANARY-pw args=autosetup');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('published ports stay on the host loopback, and ClickHouse is a current LTS (x.3 or x.8)', () => {
