@@ -94,7 +94,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
   const loginDeps = {
     users,
     transactions: new LoginTransactions(() => clock.now()),
-    totp: new TotpVerifier(), // TOTP codes follow real time, like the phone computing them
+    totp: new TotpVerifier(Date.now, opts.stateDir), // TOTP codes follow real time, like the phone computing them
     sessions,
     stats,
     lockouts,
