@@ -7,6 +7,9 @@ import { InvalidActivationCodeError, planTotpStep, totpCodeForStep } from '../sr
 import { metrics, recordLoginFailure } from '../src/metrics/metrics';
 import type { PodDependencies } from './podDependencies';
 
+/** Beyond this, authenticator codes start to miss their 30 s window (the Date header has 1 s resolution). */
+const CLOCK_SKEW_WARN_MS = 10_000;
+
 export interface BrowserLoginResult {
   /** The TOTP step used (not secret), so the workflow never lets a code be replayed in its step. */
   totpStep: number | null;
@@ -94,8 +97,15 @@ export function createLoginWithBrowser(deps: PodDependencies) {
         case 'invalid_credentials':
         case 'mode_mismatch':
           throw failure(FailureType.InvalidCredentials, true);
-        case 'totp_rejected':
+        case 'totp_rejected': {
+          // The usual cause besides a wrong activation code: this pod's clock (codes are time-based).
+          const skewMs = deps.gateway(connectionId).lastClockSkewMs;
+          if (typeof skewMs === 'number' && Math.abs(skewMs) > CLOCK_SKEW_WARN_MS) {
+            const direction = skewMs < 0 ? 'ahead of' : 'behind';
+            err.message += `; this pod's clock is ${Math.round(Math.abs(skewMs) / 1000)} s ${direction} the gateway's Date header — fix NTP, authenticator codes depend on the time`;
+          }
           throw failure(FailureType.TotpRejected, true);
+        }
         case 'second_factor_unavailable':
           throw failure(FailureType.InvalidTotpSecret, true);
         case 'account_locked':

@@ -63,3 +63,33 @@ test('a malformed activation code fails as InvalidTotpSecret without a login att
   const stats = (await http(sim.controlUrl, 'GET', '/sim/control/stats')).json();
   expect(stats.logins[LIVE_USER.username]).toBeUndefined();
 });
+
+test('a rejected authenticator code names a skewed pod clock as the likely cause', async () => {
+  const connection = {
+    id: 'live-2',
+    mode: 'live',
+    username: LIVE_USER.username,
+    passwordRef: 'env:LIVE_PASSWORD',
+    totpSecretRef: 'env:LIVE_TOTP',
+    pod: 'pod-a',
+    gateway: { url: sim.url, verifyTls: false },
+    instruments: [],
+  };
+  const config = { stateDir, browser: { executablePath: '/usr/bin/chromium', headless: true, loginTimeoutMs: 20_000 }, connections: [connection] } as unknown as IbflowConfig;
+  const deps = {
+    pod: 'pod-a',
+    config: () => config,
+    connection: () => connection,
+    // The keepalive's client saw the gateway's Date header 45 s behind this pod's clock.
+    gateway: () => ({ lastClockSkewMs: -45_000 }),
+    // A well-formed activation code that is not the user's: the gateway rejects the code.
+    secrets: new SecretResolver(stateDir, { LIVE_PASSWORD: LIVE_USER.password, LIVE_TOTP: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' }),
+    log: createLogger('test', new Writable({ write: (_c, _e, cb) => cb() })),
+  } as unknown as PodDependencies;
+  const err = await new MockActivityEnvironment().run(createLoginWithBrowser(deps), 'live-2', { lastTotpStep: null }).then(
+    () => null,
+    (e: unknown) => e as Error & { type?: string },
+  );
+  expect(err?.type).toBe('TotpRejected');
+  expect(err?.message).toMatch(/clock is 45 s ahead of the gateway's Date header — fix NTP/);
+});
