@@ -45,12 +45,17 @@ export interface SessionWorkflowInput {
   maintenance?: MaintenanceCalendar;
   /** How long one keepalive activity runs before handing back (it writes no history meanwhile). */
   keepaliveMaxDurationMs?: number;
+  /** Continue as new once the history has this many events, even before Temporal suggests it (default: only when suggested). */
+  continueAsNewAfterEvents?: number;
   carried?: CarriedSessionState;
 }
 
 /** Logins elsewhere that take the session this often mean a person is using it: stop reclaiming. */
 const MAX_COMPETING_LOSSES = 3;
 const COMPETING_WINDOW_MS = 60 * 60 * 1000;
+
+/** ssodh/init tries in a row that leave the session without a brokerage session before a fresh login. */
+const MAX_SSODH_INIT_TRIES = 3;
 
 /** Failed logins that count against the lockout budget. */
 const LOGIN_FAILURES: readonly string[] = [
@@ -91,6 +96,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   let sessionLostReason: string | null = null;
   /** Set once a competing cool-down has been waited; the next `competing` check reclaims at once. */
   let cooledDownForCompeting = false;
+  /** Checks in a row that found SSO but no brokerage session (each followed by an ssodh/init). */
+  let noBridgeChecks = 0;
   /** Finished login attempts (success or failure): the relogin update waits for the next one. */
   let loginAttemptsFinished = 0;
 
@@ -165,7 +172,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     taskQueue: facts.podTaskQueue,
     scheduleToStartTimeout: '1 minute',
     startToCloseTimeout: '25 hours',
-    heartbeatTimeout: '20 seconds',
+    // With heartbeats every 3 s this rides out a Temporal restart of ~25 s; a dead pod shows in 30 s.
+    heartbeatTimeout: '30 seconds',
     retry: { maximumAttempts: 1 },
   });
 
@@ -384,7 +392,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       await wf.condition(() => !paused || stopRequested);
       continue;
     }
-    if (wf.workflowInfo().continueAsNewSuggested) {
+    const info = wf.workflowInfo();
+    if (info.continueAsNewSuggested || (input.continueAsNewAfterEvents !== undefined && info.historyLength >= input.continueAsNewAfterEvents)) {
       await wf.condition(wf.allHandlersFinished);
       carried.paused = paused;
       await wf.continueAsNew<typeof sessionWorkflow>({ ...input, carried });
@@ -402,6 +411,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       switch (check.kind) {
         case 'usable': {
           status.failures = 0;
+          noBridgeChecks = 0;
           status.clockSkewMs = check.clockSkewMs ?? null;
           // The Date header has 1 s resolution; beyond 10 s TOTP codes start to miss their window.
           const skewed = typeof check.clockSkewMs === 'number' && Math.abs(check.clockSkewMs) > 10_000;
@@ -411,6 +421,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           break;
         }
         case 'no_bridge':
+          noBridgeChecks++;
+          if (noBridgeChecks > MAX_SSODH_INIT_TRIES && wf.patched('no-bridge-escalates-to-login')) {
+            // ssodh/init keeps not opening the brokerage session: a fresh login (within the budget) does.
+            noBridgeChecks = 0;
+            setState('reconnecting', `ssodh/init did not open the brokerage session ${MAX_SSODH_INIT_TRIES}× in a row; logging in afresh`);
+            await login();
+            break;
+          }
           setState('reconnecting', 'logged in but no brokerage session; opening it (ssodh/init)');
           await gateway.openBrokerageSession(connectionId, { compete: true });
           break;

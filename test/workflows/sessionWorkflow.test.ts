@@ -36,6 +36,10 @@ class FakeGateway {
   checkDetails: unknown[] = [];
   /** Every session dies as soon as it is kept alive: a gateway that drops each new session. */
   dropOnKeepalive = false;
+  /** The next this-many ssodh/init calls leave the session without a bridge (NoBridge). */
+  failingInits = 0;
+  /** Real time a healthy keepalive runs before handing back. */
+  keepaliveMs = 5_000;
   /** The next this-many keepalives each see a login elsewhere win the brokerage session (`competing` stays true). */
   competeOnKeepalive = 0;
   competing = false;
@@ -53,6 +57,10 @@ class FakeGateway {
       openBrokerageSession: async (_id: string, opts: { compete: boolean }) => {
         this.inits.push(opts);
         if (!this.sso) throw ApplicationFailure.create({ type: 'SessionExpired', message: 'no sso', nonRetryable: true });
+        if (this.failingInits > 0) {
+          this.failingInits--;
+          throw ApplicationFailure.create({ type: 'NoBridge', message: 'brokerage session did not open within 15 s of ssodh/init', nonRetryable: true });
+        }
         if (opts.compete) this.competing = false;
         this.bridge = true;
         return { serverName: 'fake' };
@@ -66,7 +74,7 @@ class FakeGateway {
       },
       // A healthy session: hands back after a moment of real time (no test skips time while usable).
       keepAlive: async (): Promise<KeepaliveEnded> => {
-        await new Promise((r) => setTimeout(r, this.dropOnKeepalive || this.competeOnKeepalive > 0 ? 200 : 5_000));
+        await new Promise((r) => setTimeout(r, this.dropOnKeepalive || this.competeOnKeepalive > 0 ? 200 : this.keepaliveMs));
         if (this.competeOnKeepalive > 0) {
           this.competeOnKeepalive--;
           this.competing = true;
@@ -119,7 +127,11 @@ afterEach(async () => {
 
 let counter = 0;
 /** Runs a session workflow against `gateway` while `body` drives it. */
-async function withSession(gateway: FakeGateway, input: Partial<SessionWorkflowInput>, body: (h: { status(): Promise<SessionStatus>; signal(s: typeof forceReloginSignal): Promise<void> }) => Promise<void>) {
+async function withSession(
+  gateway: FakeGateway,
+  input: Partial<SessionWorkflowInput>,
+  body: (h: { status(): Promise<SessionStatus>; signal(s: typeof forceReloginSignal): Promise<void>; runId(): Promise<string> }) => Promise<void>,
+) {
   const connectionId = `c${++counter}`;
   const workflowBundle = await bundleOnce();
   const controlWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROL_TASK_QUEUE, workflowBundle, activities: control });
@@ -132,7 +144,7 @@ async function withSession(gateway: FakeGateway, input: Partial<SessionWorkflowI
         args: [{ connectionId, maintenance: { daily: [], weekly: [] }, ...input }],
       });
       try {
-        await body({ status: () => handle.query(statusQuery), signal: (s) => handle.signal(s) });
+        await body({ status: () => handle.query(statusQuery), signal: (s) => handle.signal(s), runId: async () => (await env.client.workflow.getHandle(handle.workflowId).describe()).runId });
       } finally {
         await handle.terminate('test over');
       }
@@ -315,5 +327,47 @@ test('reclaim stops flip-flopping: the third loss within an hour waits for a hum
     expect(gateway.inits.length).toBe(initsBefore); // no fourth reclaim without a human
     await signal(forceReloginSignal);
     await until('usable after the human', async () => (await status()).state === 'usable');
+  });
+});
+
+/** Polls `probe`, moving the test server's clock by `stepMs` between looks (backoffs pass in no time). */
+async function skipUntil(what: string, probe: () => Promise<boolean>, stepMs = 30_000): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await probe()) return;
+    await env.sleep(stepMs);
+  }
+  throw new Error(`never: ${what}`);
+}
+
+test('ssodh/init that keeps leaving the session without a bridge escalates to a fresh login after three tries', async () => {
+  const gateway = new FakeGateway();
+  gateway.sso = true; // logged in, brokerage session gone
+  gateway.failingInits = 3;
+  await withSession(gateway, {}, async ({ status }) => {
+    await skipUntil('usable', async () => (await status()).state === 'usable', 5_000);
+    expect(gateway.inits.slice(0, 3).every((i) => i.compete)).toBe(true);
+    expect(gateway.logins).toBe(1); // the fourth look logged in afresh instead of a fourth ssodh/init
+    expect(gateway.inits).toHaveLength(4); // three failed inits, then the one after the login
+  });
+});
+
+test('continueAsNew carries the login budget, last login and the session across runs', async () => {
+  const gateway = new FakeGateway();
+  gateway.keepaliveMs = 100;
+  gateway.loginFailures = ['TotpRejected']; // one failed login before the new run
+  await withSession(gateway, { continueAsNewAfterEvents: 80, maxFailedLoginsPerDay: 2 }, async ({ status, runId }) => {
+    const firstRun = await runId();
+    await skipUntil('usable', async () => (await status()).state === 'usable', 5_000);
+    const before = await status();
+    expect(gateway.logins).toBe(2);
+    await until('a new run', async () => (await runId()) !== firstRun);
+    const after = await status();
+    expect(after.lastLoginAt).toBe(before.lastLoginAt);
+    // A second failed login within the day exhausts the carried budget of 2: a human is asked.
+    gateway.loginFailures = ['TotpRejected'];
+    gateway.dropOnKeepalive = true;
+    await skipUntil('manual_action_required', async () => (await status()).state === 'manual_action_required', 5_000);
+    expect((await status()).reason).toMatch(/2 failed logins in 24 h \(budget 2\)/);
+    expect(gateway.logins).toBe(3);
   });
 });
