@@ -97,7 +97,7 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     // Browsers are heavy: a few logins at once per pod is plenty.
     maxConcurrentActivityTaskExecutions: 50,
     shutdownGraceTime: '5 seconds',
-    // The SDK would otherwise send heartbeats only every 16 s (80% of the 20 s heartbeat timeout),
+    // The SDK would otherwise send heartbeats only every 24 s (80% of the 30 s heartbeat timeout),
     // so a Temporal restart of a few seconds times out a healthy keepalive or depth stream.
     maxHeartbeatThrottleInterval: '3 seconds',
   });

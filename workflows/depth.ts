@@ -87,7 +87,7 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
     taskQueue: facts.podTaskQueue,
     scheduleToStartTimeout: '1 minute',
     startToCloseTimeout: '24 hours', // a daily fresh stream (with its gap markers) is fine
-    heartbeatTimeout: '20 seconds',
+    heartbeatTimeout: '30 seconds', // heartbeats every 3 s: a Temporal restart of ~25 s leaves it running
     retry: { maximumAttempts: 1 },
   };
   const stream = wf.proxyActivities<PodActivities>(streamOptions);

@@ -73,11 +73,11 @@ test('a short Temporal server restart leaves a healthy session and its depth str
   await waitFor('depth flowing', async () => (await streams()) > 0, 60_000);
   const streamsBefore = await streams();
   const since = Date.now();
-  // Long enough that a keepalive heartbeating only every 16 s (the SDK's default throttle at a 20 s
-  // heartbeat timeout) would be timed out by the restarted server.
+  // Long enough (with the server's own stop and start) that a keepalive heartbeating only every
+  // 24 s (the SDK's default throttle at a 30 s heartbeat timeout) would be timed out by the restarted server.
   await stack.restartTemporal(12_000);
-  // Give the keepalive's heartbeat timeout (20 s) time to fire if heartbeats were lost.
-  await new Promise((r) => setTimeout(r, 25_000));
+  // Give the heartbeat timeout (30 s) time to fire if heartbeats were lost.
+  await new Promise((r) => setTimeout(r, 35_000));
   const after = await status(live.username);
   expect(after.state).toBe('usable');
   expect(after.lastLoginAt).toBe(before.lastLoginAt);
