@@ -29,9 +29,8 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-test('a malformed activation code fails as InvalidTotpSecret without a login attempt', async () => {
-  const logged: string[] = [];
-  const log = createLogger('test', new Writable({ write: (chunk: Buffer, _e, cb) => (logged.push(chunk.toString()), cb()) }));
+/** Pod dependencies for one live connection to the simulator, its secrets from the environment. */
+function liveDeps(activationCode: string, extra: Partial<PodDependencies> & { logged?: string[] } = {}): PodDependencies {
   const connection = {
     id: 'live-1',
     mode: 'live',
@@ -42,20 +41,28 @@ test('a malformed activation code fails as InvalidTotpSecret without a login att
     gateway: { url: sim.url, verifyTls: false },
     instruments: [],
   };
-  const config = { stateDir, browser: { executablePath: '/usr/bin/chromium', headless: true, loginTimeoutMs: 15_000 }, connections: [connection] } as unknown as IbflowConfig;
-  const deps = {
+  const config = { stateDir, browser: { executablePath: '/usr/bin/chromium', headless: true, loginTimeoutMs: 20_000 }, connections: [connection] } as unknown as IbflowConfig;
+  const { logged = [], ...overrides } = extra;
+  return {
     pod: 'pod-a',
     config: () => config,
     connection: () => connection,
-    secrets: new SecretResolver(stateDir, { LIVE_PASSWORD: LIVE_USER.password, LIVE_TOTP: BAD_CODE }),
-    log,
+    secrets: new SecretResolver(stateDir, { LIVE_PASSWORD: LIVE_USER.password, LIVE_TOTP: activationCode }),
+    log: createLogger('test', new Writable({ write: (chunk: Buffer, _e, cb) => (logged.push(chunk.toString()), cb()) })),
+    ...overrides,
   } as unknown as PodDependencies;
+}
 
-  const env = new MockActivityEnvironment();
-  const err = await env.run(createLoginWithBrowser(deps), 'live-1', { lastTotpStep: null }).then(
+async function loginFailure(deps: PodDependencies): Promise<(Error & { type?: string; nonRetryable?: boolean }) | null> {
+  return new MockActivityEnvironment().run(createLoginWithBrowser(deps), 'live-1', { lastTotpStep: null }).then(
     () => null,
     (e: unknown) => e as Error & { type?: string; nonRetryable?: boolean },
   );
+}
+
+test('a malformed activation code fails as InvalidTotpSecret without a login attempt', async () => {
+  const logged: string[] = [];
+  const err = await loginFailure(liveDeps(BAD_CODE, { logged }));
   expect(err?.type).toBe('InvalidTotpSecret');
   expect(err?.nonRetryable).toBe(true);
   expect(err?.message).not.toMatch(/CANARY/i);
@@ -65,31 +72,9 @@ test('a malformed activation code fails as InvalidTotpSecret without a login att
 });
 
 test('a rejected authenticator code names a skewed pod clock as the likely cause', async () => {
-  const connection = {
-    id: 'live-2',
-    mode: 'live',
-    username: LIVE_USER.username,
-    passwordRef: 'env:LIVE_PASSWORD',
-    totpSecretRef: 'env:LIVE_TOTP',
-    pod: 'pod-a',
-    gateway: { url: sim.url, verifyTls: false },
-    instruments: [],
-  };
-  const config = { stateDir, browser: { executablePath: '/usr/bin/chromium', headless: true, loginTimeoutMs: 20_000 }, connections: [connection] } as unknown as IbflowConfig;
-  const deps = {
-    pod: 'pod-a',
-    config: () => config,
-    connection: () => connection,
-    // The keepalive's client saw the gateway's Date header 45 s behind this pod's clock.
-    gateway: () => ({ lastClockSkewMs: -45_000 }),
-    // A well-formed activation code that is not the user's: the gateway rejects the code.
-    secrets: new SecretResolver(stateDir, { LIVE_PASSWORD: LIVE_USER.password, LIVE_TOTP: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' }),
-    log: createLogger('test', new Writable({ write: (_c, _e, cb) => cb() })),
-  } as unknown as PodDependencies;
-  const err = await new MockActivityEnvironment().run(createLoginWithBrowser(deps), 'live-2', { lastTotpStep: null }).then(
-    () => null,
-    (e: unknown) => e as Error & { type?: string },
-  );
+  // A well-formed activation code that is not the user's: the gateway rejects the code. The
+  // keepalive's client saw the gateway's Date header 45 s behind this pod's clock.
+  const err = await loginFailure(liveDeps('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', { gateway: (() => ({ lastClockSkewMs: -45_000 })) as never }));
   expect(err?.type).toBe('TotpRejected');
   expect(err?.message).toMatch(/clock is 45 s ahead of the gateway's Date header — fix NTP/);
 });
