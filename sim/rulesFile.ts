@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { SimulatorOptions } from './types';
+import { loadValidatedFile } from './validatedFile';
 
 const ms = z.number().int().min(0);
 const zone = z.string().refine((tz) => {
@@ -49,17 +48,5 @@ export type SimRules = Pick<
 
 /** Reads a rules file; errors name the field at fault. */
 export function loadSimRulesFile(path: string): SimRules {
-  const text = readFileSync(path, 'utf8');
-  let raw: unknown;
-  try {
-    raw = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new Error(`rules file ${path}: cannot parse (${(err as Error).name})`);
-  }
-  const result = rulesSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    throw new Error(`rules file ${path}: ${problems.join('; ')}`);
-  }
-  return result.data as SimRules;
+  return loadValidatedFile(path, 'rules file', rulesSchema, {}) as SimRules;
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { SimUser } from './types';
+import { loadValidatedFile } from './validatedFile';
 
 // IBKR activation codes are base32 (A–Z, 2–7), 16–32 characters; padding and spaces are tolerated.
 const base32Secret = z
@@ -36,17 +35,5 @@ const usersFileSchema = z.object({ users: z.array(simUserSchema).min(1) }).super
 
 /** Reads a JSON or YAML `{users:[...]}` file. Errors name the offending field, never its value. */
 export function loadUsersFile(path: string): SimUser[] {
-  const text = readFileSync(path, 'utf8');
-  let raw: unknown;
-  try {
-    raw = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new Error(`users file ${path}: cannot parse (${(err as Error).name})`);
-  }
-  const result = usersFileSchema.safeParse(raw);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    throw new Error(`users file ${path}: ${problems.join('; ')}`);
-  }
-  return result.data.users;
+  return loadValidatedFile(path, 'users file', usersFileSchema).users;
 }
