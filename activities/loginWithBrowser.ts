@@ -2,13 +2,10 @@ import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { BrowserLoginError, loginWithBrowser as driveLoginPage } from '../src/browser/browserLogin';
 import { SecretMissingError, SecretStoreError } from '../src/secrets/secretStore';
-import { FailureType } from '../src/session/sessionStatus';
+import { CLOCK_SKEW_WARN_MS, FailureType } from '../src/session/sessionStatus';
 import { InvalidActivationCodeError, planTotpStep, totpCodeForStep } from '../src/totp/totpCode';
 import { metrics, recordLoginFailure } from '../src/metrics/metrics';
 import type { PodDependencies } from './podDependencies';
-
-/** Beyond this, authenticator codes start to miss their 30 s window (the Date header has 1 s resolution). */
-const CLOCK_SKEW_WARN_MS = 10_000;
 
 export interface BrowserLoginResult {
   /** The TOTP step used (not secret), so the workflow never lets a code be replayed in its step. */

@@ -2,6 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { ControlActivities, PodActivities } from '../activities';
 import { CONTROL_TASK_QUEUE, depthWorkflowId } from '../src/session/ids';
 import {
+  CLOCK_SKEW_WARN_MS,
   FailureType,
   PERMANENT_FAILURES,
   type ConnectionFacts,
@@ -413,8 +414,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           status.failures = 0;
           noBridgeChecks = 0;
           status.clockSkewMs = check.clockSkewMs ?? null;
-          // The Date header has 1 s resolution; beyond 10 s TOTP codes start to miss their window.
-          const skewed = typeof check.clockSkewMs === 'number' && Math.abs(check.clockSkewMs) > 10_000;
+          const skewed = typeof check.clockSkewMs === 'number' && Math.abs(check.clockSkewMs) > CLOCK_SKEW_WARN_MS;
           const skewNote = skewed ? `; clock skew ${Math.round(check.clockSkewMs! / 1000)} s between this pod and the gateway — fix NTP, authenticator codes may be rejected` : '';
           setState('usable', `brokerage session open (${check.serverName || 'gateway'})${skewNote}`);
           await keepAliveUntilTrouble();

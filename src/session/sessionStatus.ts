@@ -55,6 +55,9 @@ export interface ConnectionFacts {
  */
 export type CompetingPolicy = 'reclaim' | 'wait-for-human';
 
+/** Clock skew beyond which authenticator codes start to miss their 30 s window (the Date header has 1 s resolution). */
+export const CLOCK_SKEW_WARN_MS = 10_000;
+
 /** What a gateway health check found. */
 export type GatewaySessionCheck =
   | { kind: 'usable'; serverName: string; clockSkewMs?: number | null }
