@@ -30,6 +30,10 @@ import { DEPTH_COLUMNS, DepthRowBinaryWriter, validateDepthRows } from './rowBin
 import { SpillCorruptError, SpillFullError, SpillStore } from './spill';
 import { qualifiedName } from './sql';
 
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** The subset of a pino logger the sink uses. */
 export interface DepthSinkLogger {
   warn(obj: Record<string, unknown>, msg: string): void;
@@ -294,7 +298,7 @@ export class DepthSink {
       else this.spillWriteErrors++;
       if (!this.spillFullLogged) {
         this.spillFullLogged = true;
-        const message = err instanceof Error ? err.message : String(err);
+        const message = messageOf(err);
         this.log.error({ err: message }, err instanceof SpillFullError ? 'depth spill full' : 'depth spill write failed; rows are held in memory');
       }
       return false;
@@ -339,7 +343,7 @@ export class DepthSink {
               try {
                 kept = this.spill!.quarantineHead();
               } catch (renameErr) {
-                kept = `(not renamed: ${renameErr instanceof Error ? renameErr.message : String(renameErr)})`;
+                kept = `(not renamed: ${messageOf(renameErr)})`;
               }
               this.corruptSegments++;
               this.log.error({ err: err.message, keptAs: kept, rows: segment.rows }, 'depth spill segment is corrupt; set aside, its rows are NOT inserted');
@@ -348,7 +352,7 @@ export class DepthSink {
             // A disk error reading a good segment: it stays the head (order is kept); try again later.
             attempt++;
             const delay = this.retryDelayMs(attempt);
-            this.log.warn({ err: err instanceof Error ? err.message : String(err), segment: segment.file, attempt, retryInMs: delay }, 'depth spill read failed; retrying');
+            this.log.warn({ err: messageOf(err), segment: segment.file, attempt, retryInMs: delay }, 'depth spill read failed; retrying');
             await new Promise<void>((resolve) => setTimeout(resolve, delay));
             continue;
           }
@@ -363,7 +367,7 @@ export class DepthSink {
           this.insertErrors++;
           const delay = this.retryDelayMs(attempt);
           this.log.warn(
-            { err: err instanceof Error ? err.message : String(err), batch: segment ? `spill:${segment.number}` : batch!.id, rows, attempt, retryInMs: delay },
+            { err: messageOf(err), batch: segment ? `spill:${segment.number}` : batch!.id, rows, attempt, retryInMs: delay },
             'depth insert failed; retrying the same batch',
           );
           if (this.spill !== null) this.spillMemory();
@@ -376,7 +380,7 @@ export class DepthSink {
           try {
             this.spill!.removeHead();
           } catch (err) {
-            this.log.warn({ err: err instanceof Error ? err.message : String(err), segment: segment.file }, 'inserted spill segment could not be deleted; the next start replays it (deduplicated by the row identity)');
+            this.log.warn({ err: messageOf(err), segment: segment.file }, 'inserted spill segment could not be deleted; the next start replays it (deduplicated by the row identity)');
           }
           batchId = segment.batchId;
         } else {
@@ -412,7 +416,7 @@ export class DepthSink {
   /** Starts the pump if idle. It handles its own errors; this only guards against a bug crashing the worker. */
   private kick(): void {
     this.pump().catch((err: unknown) => {
-      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'depth sink pump failed; restarting it');
+      this.log.error({ err: messageOf(err) }, 'depth sink pump failed; restarting it');
       setTimeout(() => this.kick(), this.retryMaxMs);
     });
   }
