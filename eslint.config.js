@@ -25,7 +25,7 @@ module.exports = tseslint.config(
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node builtins.' })),
           patterns: [
             { regex: '^(\\.\\./)+activities(/|$)', allowTypeImports: true, message: 'Import activities by type only.' },
-            { regex: '^(\\.\\./)+(src/(?!session/)|sim/|infra/|cli/|workers/)', allowTypeImports: true, message: 'Workflows may import values only from the pure src/session modules.' },
+            { regex: '^(\\.\\./)+(src/(?!contract/)|sim/|infra/|cli/|workers/)', allowTypeImports: true, message: 'Workflows may import values only from the pure src/contract modules.' },
           ],
         },
       ],

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { GatewayError } from '../src/gateway/gatewayError';
-import { FailureType } from '../src/session/sessionStatus';
+import { FailureType } from '../src/contract/failureTypes';
 
 /**
  * Turns a gateway error into a typed Temporal failure: the workflow decides by `type`, never by

@@ -1,5 +1,5 @@
 import { GatewayError } from '../src/gateway/gatewayError';
-import type { GatewaySessionCheck } from '../src/session/sessionStatus';
+import type { GatewaySessionCheck } from '../src/contract/sessionStatus';
 import { gatewayFailure } from './activityFailure';
 import type { PodDependencies } from './podDependencies';
 

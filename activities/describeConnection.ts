@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { podTaskQueue, sessionWorkflowId } from '../src/session/ids';
-import { FailureType, type ConnectionFacts } from '../src/session/sessionStatus';
+import { podTaskQueue, sessionWorkflowId } from '../src/contract/ids';
+import { type ConnectionFacts } from '../src/contract/sessionStatus';
+import { FailureType } from '../src/contract/failureTypes';
 import type { ControlDependencies } from './controlDependencies';
 
 /** The non-secret facts a workflow needs about its connection (which pod, which mode). */

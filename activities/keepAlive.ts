@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { GatewayError } from '../src/gateway/gatewayError';
-import type { KeepaliveEnded } from '../src/session/sessionStatus';
+import type { KeepaliveEnded } from '../src/contract/sessionStatus';
 import { gatewayFailure } from './activityFailure';
 import { observeTickle } from '../src/metrics/metrics';
 import { HEARTBEAT_EVERY_MS } from './heartbeatCadence';

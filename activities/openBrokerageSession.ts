@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { FailureType } from '../src/session/sessionStatus';
+import { FailureType } from '../src/contract/failureTypes';
 import { gatewayFailure } from './activityFailure';
 import type { PodDependencies } from './podDependencies';
 

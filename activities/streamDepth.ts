@@ -6,8 +6,8 @@ import type { DepthRow } from '../src/book/depthRow';
 import { depthSettings } from '../src/config/schema';
 import { GatewaySocket, nowNs } from '../src/gateway/gatewaySocket';
 import { addDepthRows } from '../src/metrics/metrics';
-import { FailureType } from '../src/session/sessionStatus';
-import type { DepthInstrument } from '../workflows/depthMessages';
+import { FailureType } from '../src/contract/failureTypes';
+import type { DepthInstrument } from '../src/contract/depthTypes';
 import { gatewayFailure } from './activityFailure';
 import { HEARTBEAT_EVERY_MS } from './heartbeatCadence';
 import type { PodDependencies } from './podDependencies';
@@ -113,7 +113,7 @@ export function createStreamDepth(deps: PodDependencies) {
       if (err instanceof ApplicationFailure) throw err;
       throw gatewayFailure(err);
     }
-    if (!account) throw ApplicationFailure.create({ type: 'NoAccount', message: 'gateway lists no account for depth', nonRetryable: true });
+    if (!account) throw ApplicationFailure.create({ type: FailureType.NoAccount, message: 'gateway lists no account for depth', nonRetryable: true });
 
     const ladders = new Map<number, Ladder>();
     const newEpoch = (instrument: DepthInstrument): Ladder => ({
@@ -315,7 +315,7 @@ export function createStreamDepth(deps: PodDependencies) {
           .catch((err: Error) => log.warn({ error: err.message }, 'could not signal the session workflow'));
         throw ApplicationFailure.create({ type: FailureType.SessionLost, message: end.reason, nonRetryable: true });
       }
-      if (end.kind === 'sink_failed') throw ApplicationFailure.create({ type: 'SinkFailed', message: end.reason });
+      if (end.kind === 'sink_failed') throw ApplicationFailure.create({ type: FailureType.SinkFailed, message: end.reason });
       throw ApplicationFailure.create({ type: FailureType.GatewayUnavailable, message: end.reason });
     } finally {
       clearInterval(heartbeat);

@@ -11,7 +11,7 @@
  * frames are taken as spread evenly across that interval (weighted by rows).
  */
 import { loadavg } from 'node:os';
-import { startHarness, type Harness } from '../test/depth/streamHarness';
+import { startHarness, type Harness } from '../test/activities/streamHarness';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { startEmbeddedClickHouse } from '../infra/clickhouse/embeddedClickHouse';
+import { startEmbeddedClickHouse } from '../stack/embeddedClickHouse';
 import type { DepthRow } from '../src/book/depthRow';
 import { normaliseDepthFrame } from '../src/book/normaliseDepthFrame';
 import { DepthSink } from '../src/clickhouse/depthSink';

@@ -4,9 +4,9 @@
  *  - workflow history events per healthy session-day.
  * Run: npx tsx bench/sessionRecovery.ts [paperDrops=7] [liveDrops=4]
  */
-import { startConnectionWorkflows } from '../infra/embeddedStack';
-import { DEMO_CONNECTIONS } from '../infra/demo/demoSetup';
-import { CONTROL_TASK_QUEUE, sessionWorkflowId } from '../src/session/ids';
+import { startConnectionWorkflows } from '../src/operations/connectionWorkflows';
+import { DEMO_CONNECTIONS } from '../stack/demoSetup';
+import { CONTROL_TASK_QUEUE, sessionWorkflowId } from '../src/contract/ids';
 import { statusQuery } from '../workflows/messages';
 import { simControl, startTestStack, waitFor, type TestStack } from '../test/support/testStack';
 

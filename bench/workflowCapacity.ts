@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
-import { startTemporalDevServer, temporalPaths } from '../infra/temporal/devServer';
+import { startTemporalDevServer, temporalPaths } from '../stack/temporalDevServer';
 import { createLogger } from '../src/logging/logger';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
-import { CONTROL_TASK_QUEUE, podTaskQueue } from '../src/session/ids';
+import { CONTROL_TASK_QUEUE, podTaskQueue } from '../src/contract/ids';
 import { freePort } from '../src/util/freePort';
 
 const N = Number(process.argv[2] ?? 1000);

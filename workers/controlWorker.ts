@@ -5,7 +5,7 @@ import type { IbflowConfig } from '../src/config/schema';
 import { startWorkerOps } from '../src/health/workerOps';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
-import { CONTROL_TASK_QUEUE } from '../src/session/ids';
+import { CONTROL_TASK_QUEUE } from '../src/contract/ids';
 import { runWorker, type RunningWorker } from './runningWorker';
 
 export interface ControlWorkerOptions {

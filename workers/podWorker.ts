@@ -16,7 +16,7 @@ import { startWorkerOps } from '../src/health/workerOps';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
 import { SecretResolver } from '../src/secrets/secretResolver';
-import { podTaskQueue } from '../src/session/ids';
+import { podTaskQueue } from '../src/contract/ids';
 
 export interface PodWorkerOptions {
   pod: string;

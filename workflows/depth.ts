@@ -1,18 +1,18 @@
 import * as wf from '@temporalio/workflow';
 import type { ControlActivities, PodActivities } from '../activities';
-import { CONTROL_TASK_QUEUE, DEPTH_COORDINATOR_WORKFLOW_ID } from '../src/session/ids';
-import { FailureType } from '../src/session/sessionStatus';
+import { CONTROL_TASK_QUEUE, DEPTH_COORDINATOR_WORKFLOW_ID } from '../src/contract/ids';
+import { FailureType } from '../src/contract/failureTypes';
 import { backoffDelayMs } from './backoff';
 import {
   assignDepthSignal,
   connectionHealthSignal,
   depthProblemSignal,
   depthStatusQuery,
-  type DepthInstrument,
-  type DepthStatus,
 } from './depthMessages';
+import type { DepthInstrument, DepthStatus } from '../src/contract/depthTypes';
 import { instrumentsKey } from './depthPlan';
 import { failureOf } from './failureOf';
+import { PATCHES } from './patches';
 import { sessionChangedSignal, stopDepthSignal } from './messages';
 
 export interface DepthWorkflowInput {
@@ -127,7 +127,7 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
     const scope = new wf.CancellationScope();
     status.state = 'streaming';
     status.streamsStarted++;
-    const awaitCancelled = wf.patched('stream-ends-before-the-next');
+    const awaitCancelled = wf.patched(PATCHES.streamEndsBeforeTheNext);
     let running: Promise<unknown> | null = null;
     try {
       const result = await scope.run(() => {
@@ -152,7 +152,7 @@ export async function depthWorkflow(input: DepthWorkflowInput): Promise<void> {
         reportHealth(false);
         continue;
       }
-      if (failure.type === 'NoAccount' || failure.type === FailureType.ConfigInvalid) {
+      if (failure.type === FailureType.NoAccount || failure.type === FailureType.ConfigInvalid) {
         // A config problem: retrying cannot help. Wait for a stop (a config change restarts the workflow).
         status.state = 'config_problem';
         addProblem(`${failure.type}: ${failure.message}`);

@@ -1,13 +1,12 @@
 import * as wf from '@temporalio/workflow';
-import { depthWorkflowId } from '../src/session/ids';
+import { depthWorkflowId } from '../src/contract/ids';
 import {
   assignDepthSignal,
   configureDepthSignal,
   connectionHealthSignal,
   depthAssignmentQuery,
-  type DepthCoordinatorConfig,
-  type DepthPlan,
 } from './depthMessages';
+import type { DepthCoordinatorConfig, DepthPlan } from '../src/contract/depthTypes';
 import { instrumentsKey, nextThresholdInMs, planDepthAssignment, type ConnectionHealth } from './depthPlan';
 
 export interface DepthCoordinatorInput {

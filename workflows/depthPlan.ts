@@ -1,4 +1,4 @@
-import type { DepthInstrument, DepthPlan } from './depthMessages';
+import type { DepthInstrument, DepthPlan } from '../src/contract/depthTypes';
 
 export interface ConnectionHealth {
   usable: boolean;

@@ -1,4 +1,5 @@
 import { ActivityFailure, ApplicationFailure, CancelledFailure, TimeoutFailure } from '@temporalio/workflow';
+import { FailureType } from '../src/contract/failureTypes';
 
 export interface FailureInfo {
   type: string;
@@ -12,7 +13,7 @@ export function failureOf(err: unknown): FailureInfo {
   if (cause instanceof ApplicationFailure) {
     return { type: cause.type ?? 'Error', message: cause.message, details: (cause.details ?? []) as unknown[] };
   }
-  if (cause instanceof TimeoutFailure) return { type: 'Timeout', message: 'activity timed out (is the pod worker running?)', details: [] };
+  if (cause instanceof TimeoutFailure) return { type: FailureType.Timeout, message: 'activity timed out (is the pod worker running?)', details: [] };
   if (cause instanceof CancelledFailure) return { type: 'Cancelled', message: 'cancelled', details: [] };
   return { type: 'Unknown', message: cause instanceof Error ? cause.message : String(cause), details: [] };
 }

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ReloginResult, SessionStatus } from '../src/session/sessionStatus';
+import type { ReloginResult, SessionStatus } from '../src/contract/sessionStatus';
 
 /** Session workflow messages, shared by the workflow and its clients (CLI, depth stream). */
 export const statusQuery = defineQuery<SessionStatus>('status');

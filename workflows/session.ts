@@ -1,17 +1,11 @@
 import * as wf from '@temporalio/workflow';
 import type { ControlActivities, PodActivities } from '../activities';
-import { CONTROL_TASK_QUEUE, depthWorkflowId } from '../src/session/ids';
-import {
-  CLOCK_SKEW_WARN_MS,
-  FailureType,
-  PERMANENT_FAILURES,
-  type ConnectionFacts,
-  type KeepaliveEnded,
-  type SessionState,
-  type SessionStatus,
-} from '../src/session/sessionStatus';
+import { CONTROL_TASK_QUEUE, depthWorkflowId } from '../src/contract/ids';
+import { CLOCK_SKEW_WARN_MS, type ConnectionFacts, type KeepaliveEnded, type SessionState, type SessionStatus } from '../src/contract/sessionStatus';
+import { FailureType, PERMANENT_FAILURES } from '../src/contract/failureTypes';
 import { backoffDelayMs } from './backoff';
 import { failureOf } from './failureOf';
+import { PATCHES } from './patches';
 import { loginBudgetExhausted, recentFailedLogins } from './loginBudget';
 import { activeMaintenanceWindow, DEFAULT_MAINTENANCE, type MaintenanceCalendar } from './maintenance';
 import {
@@ -335,7 +329,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     const losses = [...(carried.competingLossesAtMs ?? []).filter((t) => now - t < COMPETING_WINDOW_MS), now];
     carried.competingLossesAtMs = losses;
     const flipFlopping = losses.length >= MAX_COMPETING_LOSSES;
-    if ((facts.competingPolicy === 'wait-for-human' || flipFlopping) && wf.patched('competing-policy')) {
+    if ((facts.competingPolicy === 'wait-for-human' || flipFlopping) && wf.patched(PATCHES.competingPolicy)) {
       humanAcknowledged = false;
       const because = flipFlopping
         ? `taken ${losses.length}× within an hour — someone is using this username, so ibflow does not fight for it`
@@ -377,7 +371,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       const retryAfterMs = (failure.details[0] as { retryAfterMs?: number } | undefined)?.retryAfterMs;
       if (typeof retryAfterMs === 'number') delay = Math.max(delay, retryAfterMs);
     }
-    const state: SessionState = failure.type === FailureType.GatewayUnavailable || failure.type === 'Timeout' || failure.type === FailureType.RateLimited ? 'unavailable' : 'reconnecting';
+    const state: SessionState = failure.type === FailureType.GatewayUnavailable || failure.type === FailureType.Timeout || failure.type === FailureType.RateLimited ? 'unavailable' : 'reconnecting';
     setState(state, `${failure.type}: ${failure.message}`, new Date(Date.now() + delay).toISOString());
     await pauseFor(delay);
   }
@@ -422,7 +416,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         }
         case 'no_bridge':
           noBridgeChecks++;
-          if (noBridgeChecks > MAX_SSODH_INIT_TRIES && wf.patched('no-bridge-escalates-to-login')) {
+          if (noBridgeChecks > MAX_SSODH_INIT_TRIES && wf.patched(PATCHES.noBridgeEscalatesToLogin)) {
             // ssodh/init keeps not opening the brokerage session: a fresh login (within the budget) does.
             noBridgeChecks = 0;
             setState('reconnecting', `ssodh/init did not open the brokerage session ${MAX_SSODH_INIT_TRIES}× in a row; logging in afresh`);
@@ -438,7 +432,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           break;
         case 'competing':
           // The gateway keeps saying `competing` after the loss: one cool-down per loss is enough.
-          if (!(justCooledDown && wf.patched('one-cooldown-per-competing-loss'))) {
+          if (!(justCooledDown && wf.patched(PATCHES.oneCooldownPerCompetingLoss))) {
             await coolDownAfterCompeting('a human or another program logged in elsewhere');
           }
           cooledDownForCompeting = false;

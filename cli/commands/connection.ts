@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startConnectionWorkflows, startDepthMaintenance } from '../../infra/embeddedStack';
+import { startConnectionWorkflows, startDepthMaintenance } from '../../src/operations/connectionWorkflows';
 import { ConfigError, findConnection } from '../../src/config/loadConfig';
 import { isLocalGatewayHost, LOOPBACK_HOSTS, type ConnectionConfig, type IbflowConfig } from '../../src/config/schema';
 import { checkActivationCode } from '../../src/secrets/activationCode';
 import { SecretAdmin } from '../../src/secrets/secretAdmin';
 import { parseSecretRef, secretFilePath } from '../../src/secrets/secretResolver';
-import { depthWorkflowId, sessionWorkflowId } from '../../src/session/ids';
+import { depthWorkflowId, sessionWorkflowId } from '../../src/contract/ids';
 import { ConfigFile, configOption, configPathOf, readConfig } from '../support/configFile';
 import { CliError, EXIT, notFound, usage } from '../support/errors';
 import { ask, isInteractive, needFlag, nextStdinLine, note, out, printJson, table } from '../support/io';

@@ -9,7 +9,7 @@ import { quoteIdentifier } from '../../src/clickhouse/sql';
 import type { ConnectionConfig, IbflowConfig } from '../../src/config/schema';
 import { checkActivationCode } from '../../src/secrets/activationCode';
 import { SecretResolver } from '../../src/secrets/secretResolver';
-import { CONTROL_TASK_QUEUE, podTaskQueue } from '../../src/session/ids';
+import { CONTROL_TASK_QUEUE, podTaskQueue } from '../../src/contract/ids';
 import { configOption, configPathOf, readConfig } from '../support/configFile';
 import { CliError, EXIT } from '../support/errors';
 import { out, printJson } from '../support/io';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startConnectionWorkflows, startDepthMaintenance } from '../../infra/embeddedStack';
+import { startConnectionWorkflows, startDepthMaintenance } from '../../src/operations/connectionWorkflows';
 import { defaultConfigPath, loadConfig } from '../../src/config/loadConfig';
 
 /**

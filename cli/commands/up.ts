@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import type { Command } from 'commander';
 import { defaultStateDir } from '../../src/config/loadConfig';
-import { sessionStatuses, startEmbeddedStack, type EmbeddedStack } from '../../infra/embeddedStack';
+import { startEmbeddedStack, type EmbeddedStack } from '../../stack/embeddedStack';
+import { sessionStatuses } from '../../src/operations/connectionWorkflows';
 import { parsePort } from './sim';
 
 interface UpFlags {

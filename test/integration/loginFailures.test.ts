@@ -4,14 +4,14 @@
  */
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
-import { startConnectionWorkflows } from '../../infra/embeddedStack';
-import { needlesOf, scanObject } from '../../infra/soak/canary';
-import { DEMO_CONNECTIONS } from '../../infra/demo/demoSetup';
+import { startConnectionWorkflows } from '../../src/operations/connectionWorkflows';
+import { needlesOf, scanObject } from '../../soak/canary';
+import { DEMO_CONNECTIONS } from '../../stack/demoSetup';
 import { registry } from '../../src/metrics/metrics';
 import { FileSecretStore } from '../../src/secrets/fileSecretStore';
 import { secretFilePath } from '../../src/secrets/secretResolver';
-import { sessionWorkflowId } from '../../src/session/ids';
-import type { SessionStatus } from '../../src/session/sessionStatus';
+import { sessionWorkflowId } from '../../src/contract/ids';
+import type { SessionStatus } from '../../src/contract/sessionStatus';
 import { forceReloginSignal, statusQuery } from '../../workflows/messages';
 import { simControl, startTestStack, waitFor, type TestStack } from '../support/testStack';
 

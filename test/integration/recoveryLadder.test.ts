@@ -3,10 +3,10 @@
  * on the real stack: competing login elsewhere, gateway errors, websocket loss, a login that hangs,
  * and a login page that changed.
  */
-import { startConnectionWorkflows } from '../../infra/embeddedStack';
-import { DEMO_CONNECTIONS } from '../../infra/demo/demoSetup';
-import { sessionWorkflowId } from '../../src/session/ids';
-import type { SessionState, SessionStatus } from '../../src/session/sessionStatus';
+import { startConnectionWorkflows } from '../../src/operations/connectionWorkflows';
+import { DEMO_CONNECTIONS } from '../../stack/demoSetup';
+import { sessionWorkflowId } from '../../src/contract/ids';
+import type { SessionState, SessionStatus } from '../../src/contract/sessionStatus';
 import { forceReloginSignal, statusQuery } from '../../workflows/messages';
 import { simControl, startTestStack, waitFor, type TestStack } from '../support/testStack';
 

@@ -4,11 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startConnectionWorkflows } from '../../infra/embeddedStack';
-import { needlesOf, scanObject } from '../../infra/soak/canary';
-import { DEMO_CONNECTIONS } from '../../infra/demo/demoSetup';
-import { sessionWorkflowId } from '../../src/session/ids';
-import type { SessionStatus } from '../../src/session/sessionStatus';
+import { startConnectionWorkflows } from '../../src/operations/connectionWorkflows';
+import { needlesOf, scanObject } from '../../soak/canary';
+import { DEMO_CONNECTIONS } from '../../stack/demoSetup';
+import { sessionWorkflowId } from '../../src/contract/ids';
+import type { SessionStatus } from '../../src/contract/sessionStatus';
 import { reloginUpdate, statusQuery } from '../../workflows/messages';
 import { simControl, startTestStack, waitFor, type TestStack } from '../support/testStack';
 

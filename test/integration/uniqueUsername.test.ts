@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startConnectionWorkflows, UsernameTakenError } from '../../infra/embeddedStack';
-import { startTemporalDevServer, temporalPaths, type TemporalDevServer } from '../../infra/temporal/devServer';
+import { startConnectionWorkflows, UsernameTakenError } from '../../src/operations/connectionWorkflows';
+import { startTemporalDevServer, temporalPaths, type TemporalDevServer } from '../../stack/temporalDevServer';
 import { parseConfig } from '../../src/config/loadConfig';
-import { sessionWorkflowId } from '../../src/session/ids';
+import { sessionWorkflowId } from '../../src/contract/ids';
 import { withTemporalClient } from '../../src/temporal/temporalClient';
 import { freePort } from '../../src/util/freePort';
 

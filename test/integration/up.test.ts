@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { sessionWorkflowId } from '../../src/session/ids';
+import { sessionWorkflowId } from '../../src/contract/ids';
 import { freePort } from '../../src/util/freePort';
 
 jest.setTimeout(420_000);

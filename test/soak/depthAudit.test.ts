@@ -1,6 +1,6 @@
 /** The soak's audit rules (docs/reliability.md) on hand-made subscriptions and streams. */
-import { needlesOf, scanBuffer, scanObject, canaryActivationCode, canaryPassword } from '../../infra/soak/canary';
-import { auditConnection, auditFailures, type StreamStat, type SubStat } from '../../infra/soak/depthAudit';
+import { needlesOf, scanBuffer, scanObject, canaryActivationCode, canaryPassword } from '../../soak/canary';
+import { auditConnection, auditFailures, type StreamStat, type SubStat } from '../../soak/depthAudit';
 
 const rules = { inFlightAllowance: 20, unconfirmedSlack: 5 };
 const sub = (order: number, lastSeq: number, active = false, sizeSum = lastSeq * 10): SubStat => ({ id: `x-${order}`, order, frames: lastSeq, lastSeq: lastSeq || null, sizeSum, active });

@@ -1,0 +1,73 @@
+/**
+ * The safe status of a session: what the `status` query returns and what the Web UI shows.
+ * It never holds a secret, a cookie or a raw header; `reason` is written by ibflow, not copied
+ * from the gateway.
+ */
+export type SessionState =
+  | 'usable'
+  | 'logging_in'
+  | 'reconnecting'
+  | 'competing'
+  | 'manual_action_required'
+  | 'unavailable'
+  | 'paused'
+  | 'stopped';
+
+export interface SessionStatus {
+  connectionId: string;
+  state: SessionState;
+  /** ISO time the session entered `state`. */
+  since: string;
+  lastTickleAt: string | null;
+  lastLoginAt: string | null;
+  /** Consecutive failed recovery attempts (reset when usable). */
+  failures: number;
+  nextAttemptAt: string | null;
+  reason: string;
+  /** Gateway clock minus the pod's, from its `Date` header, when known (TOTP needs clocks within seconds). */
+  clockSkewMs?: number | null;
+}
+
+/** What the `relogin` update answers. */
+export interface ReloginResult {
+  ok: boolean;
+  state: SessionState;
+  reason: string;
+}
+
+/** Facts about a connection that are safe to put into workflow history. */
+export interface ConnectionFacts {
+  connectionId: string;
+  mode: 'paper' | 'live';
+  pod: string;
+  podTaskQueue: string;
+  hasInstruments: boolean;
+  /** Derived from the username: the id of the one session workflow for it. */
+  sessionWorkflowId: string;
+  /** What to do when a login elsewhere takes the session; absent in facts recorded before it existed. */
+  competingPolicy?: CompetingPolicy;
+}
+
+/**
+ * `reclaim`: wait the cool-down, then take the session back (`compete: true`) — but stop and wait
+ * for a human once logins elsewhere keep taking it (a person is using the username).
+ * `wait-for-human`: never take it back by itself; a `forceRelogin`, `resume` or `relogin` does.
+ */
+export type CompetingPolicy = 'reclaim' | 'wait-for-human';
+
+/** Clock skew beyond which authenticator codes start to miss their 30 s window (the Date header has 1 s resolution). */
+export const CLOCK_SKEW_WARN_MS = 10_000;
+
+/** What a gateway health check found. */
+export type GatewaySessionCheck =
+  | { kind: 'usable'; serverName: string; clockSkewMs?: number | null }
+  | { kind: 'no_bridge' }
+  | { kind: 'sso_gone' }
+  | { kind: 'competing' };
+
+/** Why a keepalive stopped tickling and handed control back to the workflow. */
+export interface KeepaliveEnded {
+  /** `refresh`: the activity ended itself after its maximum run time; nothing is wrong. */
+  reason: 'not_authenticated' | 'competing' | 'sso_gone' | 'refresh';
+  lastTickleAt: string | null;
+}

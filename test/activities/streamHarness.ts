@@ -1,0 +1,222 @@
+/**
+ * A focused harness for the depth stream: the real `streamDepth` activity run through
+ * `@temporalio/testing`'s MockActivityEnvironment against a real simulator and a real ClickHouse
+ * (with the real sink and disk spill). No Temporal server: workflow signals are recorded.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createStreamDepth, type StreamDepthStats } from '../../activities/streamDepth';
+import type { PodDependencies } from '../../activities/podDependencies';
+import { startEmbeddedClickHouse } from '../../stack/embeddedClickHouse';
+import type { SimulatorOptions } from '../../sim';
+import { DepthSink, type BatchInsertedInfo } from '../../src/clickhouse/depthSink';
+import { migrate } from '../../src/clickhouse/migrations';
+import type { DepthSettings, IbflowConfig } from '../../src/config/schema';
+import { GatewayClient } from '../../src/gateway/gatewayClient';
+import { createLogger } from '../../src/logging/logger';
+import { queryRows, startTestClickHouse, uniqueDatabase, type TestClickHouse } from '../support/clickhouseServer';
+import { eventually, loginViaHttp, PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
+import type { DepthInstrument } from '../../src/contract/depthTypes';
+
+export const ACCOUNT = PAPER_USER.accounts[0]!;
+export const CONNECTION = 'harness-1';
+export const POD = 'pod-h';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface SimSubscriptionStats {
+  topic: string;
+  account: string;
+  conid: number;
+  frames: number;
+  firstSeq: number;
+  lastSeq: number;
+  sizeSum: number;
+  active: boolean;
+}
+
+export interface Harness {
+  ch: TestClickHouse;
+  sim: TestSim;
+  database: string;
+  sink: DepthSink;
+  spillDir: string;
+  logs: LogLine[];
+  signals: { workflowId: string; name: string; args: unknown[] }[];
+  inserted: BatchInsertedInfo[];
+  deps: PodDependencies;
+  /** Starts the activity; `stop()` cancels it and resolves with its outcome. */
+  start(instruments: DepthInstrument[]): RunningStream;
+  simStats(): Promise<Record<string, SimSubscriptionStats>>;
+  simControl(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown>;
+  restartClickHouse(): Promise<void>;
+  query<T>(sql: string): Promise<T[]>;
+  cleanup(): Promise<void>;
+}
+
+export interface RunningStream {
+  env: MockActivityEnvironment;
+  done: Promise<{ ok: true; stats: StreamDepthStats } | { ok: false; error: Error & { type?: string } }>;
+  stop(): Promise<{ ok: true; stats: StreamDepthStats } | { ok: false; error: Error & { type?: string } }>;
+}
+
+export interface HarnessOptions {
+  sim?: Partial<SimulatorOptions>;
+  depth?: Partial<DepthSettings>;
+  /** Gateway URL override (a fake websocket server for malformed-frame tests). */
+  gatewayUrl?: string;
+  spillMaxBytes?: number;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const ch = await startTestClickHouse();
+  const database = uniqueDatabase('ibflow_depth');
+  await migrate(ch.client, { database });
+  const sim = await startTestSim({ authDelayMs: 50, ...opts.sim });
+  await loginViaHttp(sim, PAPER_USER);
+  const gateway = new GatewayClient({ baseUrl: sim.url, verifyTls: false });
+  await eventually(async () => (await gateway.tickle()).authStatus.authenticated, 10_000, 'brokerage session');
+
+  const logs: LogLine[] = [];
+  const log = createLogger(
+    'depth-harness',
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+        cb();
+      },
+    }),
+  );
+  const spillDir = mkdtempSync(join(tmpdir(), 'ibflow-spill-'));
+  const inserted: BatchInsertedInfo[] = [];
+  const sink = new DepthSink({
+    client: ch.client,
+    database,
+    maxDelayMs: 50,
+    maxRows: 20_000,
+    retry: { initialMs: 50, maxMs: 400 },
+    spill: { dir: spillDir, maxBytes: opts.spillMaxBytes ?? 256 * 1024 * 1024 },
+    onBatchInserted: (i) => inserted.push(i),
+    log,
+  });
+  const signals: Harness['signals'] = [];
+  const depth: Partial<DepthSettings> = { staleAfterMs: 60_000, ...opts.depth };
+  const connection = {
+    id: CONNECTION,
+    mode: 'paper',
+    username: PAPER_USER.username,
+    passwordRef: 'file:x',
+    pod: POD,
+    gateway: { url: opts.gatewayUrl ?? sim.url, verifyTls: false },
+    instruments: [] as DepthInstrument[],
+    account: ACCOUNT,
+  };
+  const config = { stateDir: spillDir, depth, connections: [connection] } as unknown as IbflowConfig;
+  const deps: PodDependencies = {
+    pod: POD,
+    config: () => config,
+    connection: () => connection as never,
+    gateway: () => gateway,
+    secrets: null as never,
+    log,
+    temporal: {
+      workflow: {
+        getHandle: (workflowId: string) => ({
+          signal: async (name: string, ...args: unknown[]) => {
+            signals.push({ workflowId, name, args });
+          },
+        }),
+      },
+    } as never,
+    sink,
+  };
+
+  const harness: Harness = {
+    ch,
+    sim,
+    database,
+    sink,
+    spillDir,
+    logs,
+    signals,
+    inserted,
+    deps,
+    start(instruments) {
+      const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'ibkr-depth:harness-1', runId: 'r1' } });
+      const done = env
+        .run(createStreamDepth(deps), CONNECTION, { sessionWorkflowId: 'ibkr-session:paperuser', instruments })
+        .then((stats) => ({ ok: true as const, stats: stats as StreamDepthStats }))
+        .catch((error: Error & { type?: string }) => ({ ok: false as const, error }));
+      return {
+        env,
+        done,
+        async stop() {
+          env.cancel();
+          return done;
+        },
+      };
+    },
+    async simStats() {
+      const stats = (await harness.simControl('GET', '/sim/control/stats')) as { subscriptions: Record<string, SimSubscriptionStats> };
+      return stats.subscriptions;
+    },
+    async simControl(method, path, body) {
+      const res = await fetch(new URL(path, sim.controlUrl), {
+        method,
+        headers: { 'Content-Type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+      return text ? JSON.parse(text) : null;
+    },
+    async restartClickHouse() {
+      ch.server = await startEmbeddedClickHouse({ dataDir: ch.dataDir, httpPort: ch.httpPort, tcpPort: ch.tcpPort });
+    },
+    query<T>(sql: string) {
+      return queryRows<T>(ch.client, sql);
+    },
+    async cleanup() {
+      await sink.close().catch(() => undefined);
+      gateway.close();
+      await sim.stop();
+      await ch.cleanup();
+      rmSync(spillDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+/** Frames and row identities stored for a conid, counted once each (FINAL). */
+export async function storedAudit(h: Harness, conid: number) {
+  const [row] = await h.query<{ frames: string; rows_final: string; rows_raw: string; identities: string; size_sum: number }>(`
+    SELECT
+      (SELECT uniqExact(stream_id, seq) FROM ${h.database}.depth WHERE conid = ${conid} AND kind IN ('snapshot', 'update')) AS frames,
+      (SELECT count() FROM ${h.database}.depth FINAL WHERE conid = ${conid}) AS rows_final,
+      (SELECT count() FROM ${h.database}.depth WHERE conid = ${conid}) AS rows_raw,
+      (SELECT uniqExact(stream_id, seq, kind, side, level) FROM ${h.database}.depth WHERE conid = ${conid}) AS identities,
+      (SELECT sum(s) FROM (
+         SELECT stream_id, seq, if(countIf(kind = 'update') > 0, sumIf(size, kind = 'update' AND side IN ('bid', 'ask')), sumIf(size, kind = 'snapshot' AND side IN ('bid', 'ask'))) AS s
+         FROM ${h.database}.depth FINAL WHERE conid = ${conid} AND kind IN ('snapshot', 'update') GROUP BY stream_id, seq)) AS size_sum`);
+  return { frames: Number(row!.frames), rowsFinal: Number(row!.rows_final), rowsRaw: Number(row!.rows_raw), identities: Number(row!.identities), sizeSum: Number(row!.size_sum) };
+}
+
+export function sentFor(stats: Record<string, SimSubscriptionStats>, conid: number): { frames: number; sizeSum: number; subscriptions: number } {
+  let frames = 0;
+  let sizeSum = 0;
+  let subscriptions = 0;
+  for (const s of Object.values(stats)) {
+    if (s.conid !== conid) continue;
+    frames += s.frames;
+    sizeSum += s.sizeSum;
+    subscriptions++;
+  }
+  return { frames, sizeSum, subscriptions };
+}
