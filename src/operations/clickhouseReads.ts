@@ -1,0 +1,33 @@
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { IbflowConfig } from '../config/schema';
+import { SecretResolver } from '../secrets/secretResolver';
+import { ClickHouseQueryError, ClickHouseTablesMissingError, ClickHouseUnreachableError } from './errors';
+
+/** Runs one read query and returns its rows (JSONEachRow). */
+export type RunQuery = <T>(sql: string) => Promise<T[]>;
+
+/** A ClickHouse client for reads, with its own credential from clickhouse.passwordRef (if any). */
+export async function createReadClient(config: IbflowConfig): Promise<ClickHouseClient> {
+  const password = config.clickhouse.passwordRef ? await new SecretResolver(config.stateDir).resolve(config.clickhouse.passwordRef) : undefined;
+  return createClient({ url: config.clickhouse.url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: 30_000, log: { level: ClickHouseLogLevel.OFF } });
+}
+
+/** Sorts a failed read into unreachable / tables missing / other, by the client's first error line. */
+export function classifyReadError(err: unknown, target: { url: string; database: string }): Error {
+  const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  if (/ECONNREFUSED|ENOTFOUND|socket hang up|ETIMEDOUT|Timeout/i.test(msg)) return new ClickHouseUnreachableError(target.url, msg);
+  if (/UNKNOWN_TABLE|doesn't exist|UNKNOWN_DATABASE/i.test(msg)) return new ClickHouseTablesMissingError(target.url, target.database);
+  return new ClickHouseQueryError(msg.slice(0, 300));
+}
+
+/** A {@link RunQuery} over `ch` whose failures are typed (see errors.ts). */
+export function readQueryRunner(ch: ClickHouseClient, target: { url: string; database: string }): RunQuery {
+  return async <T>(sql: string): Promise<T[]> => {
+    try {
+      const rs = await ch.query({ query: sql, format: 'JSONEachRow' });
+      return await rs.json<T>();
+    } catch (err) {
+      throw classifyReadError(err, target);
+    }
+  };
+}
