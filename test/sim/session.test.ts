@@ -1,4 +1,4 @@
-import { http, loginViaHttp, PAPER_USER, LIVE_USER, sleep, startTestSim, eventually, type TestSim } from './simTestKit';
+import { http, loginViaHttp, PAPER_USER, LIVE_USER, startTestSim, eventually, type TestSim } from './simTestKit';
 
 const NO_BRIDGE = { error: 'Bad Request: no bridge', statusCode: 400 };
 
@@ -58,10 +58,12 @@ describe('SSO and brokerage session endpoints', () => {
     });
     expect(a.ssoExpires).toBeGreaterThan(5 * 60_000);
     expect(a.ssoExpires).toBeLessThanOrEqual(6 * 60_000);
-    await sleep(400);
-    const b = (await http(sim.url, 'GET', '/v1/portal/tickle')).json();
+    // Once the bridge opens (authDelay), the same session reports itself authenticated.
+    const b = await eventually(async () => {
+      const t = (await http(sim.url, 'GET', '/v1/portal/tickle')).json();
+      return t.iserver.authStatus.authenticated ? t : undefined;
+    }, 3000, 'authenticated tickle');
     expect(b.session).toBe(a.session);
-    expect(b.iserver.authStatus.authenticated).toBe(true);
     expect(b.ssoExpires).toBeGreaterThan(5 * 60_000);
   });
 
@@ -143,16 +145,22 @@ describe('ssodh/init (bridge would otherwise take a minute)', () => {
 });
 
 test('idle expiry ends the session; requests keep it alive', async () => {
-  const sim = await startTestSim({ idleTimeoutMs: 600, authDelayMs: 50 });
+  // On the sim clock: five tickles 8 min apart outlive a 10 min idle timeout; 10 min of silence does not.
+  const MIN = 60_000;
+  const sim = await startTestSim({ idleTimeoutMs: 10 * MIN, authDelayMs: 50 });
+  const advance = (ms: number) => http(sim.controlUrl, 'POST', '/sim/control/clock', { body: { advanceMs: ms } });
   try {
     await loginViaHttp(sim, PAPER_USER);
     for (let i = 0; i < 5; i++) {
-      await sleep(250);
-      expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(200);
+      await advance(8 * MIN);
+      expect({ i, status: (await http(sim.url, 'POST', '/v1/api/tickle')).status }).toEqual({ i, status: 200 });
     }
-    await sleep(1000);
+    await advance(10 * MIN - 1000);
+    expect((await http(sim.controlUrl, 'GET', '/sim/control/sessions')).json().paperuser).toMatchObject({ sso: true });
+    await advance(1000);
     expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(401);
     expect((await http(sim.controlUrl, 'GET', '/sim/control/sessions')).json().paperuser).toMatchObject({ sso: false, bridge: false, competing: false });
+    expect(sim.logs.some((l) => l.msg === 'session ended' && l.fields?.reason === 'idle')).toBe(true);
   } finally {
     await sim.stop();
   }

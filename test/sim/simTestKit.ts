@@ -1,10 +1,11 @@
 /** Helpers for the simulator tests: real HTTPS/ws clients against a simulator on a free port. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { loadOrCreateTlsCert } from '../../sim/tlsCert';
 import { totpCodeAt } from '../../sim/totpEngine';
 import { startSimulator, type SimHandle, type SimulatorOptions, type SimUser } from '../../sim';
 
@@ -27,8 +28,43 @@ export interface TestSim extends SimHandle {
   stop(): Promise<void>;
 }
 
-export async function startTestSim(overrides: Partial<SimulatorOptions> = {}): Promise<TestSim> {
+/**
+ * Generating a 2048-bit self-signed certificate takes 0.5-1.5 s; every test simulator would pay it.
+ * One certificate, made once in a shared temp folder, is copied into each new stateDir's `tls/`
+ * (where the simulator caches its own), so the simulator loads it as it would its cached one.
+ */
+const SHARED_TLS_DIR = join(tmpdir(), 'ibflow-test-sim-tls');
+async function sharedCertificateDir(): Promise<string> {
+  if (existsSync(join(SHARED_TLS_DIR, 'cert.pem'))) return SHARED_TLS_DIR;
+  // Made aside and renamed into place whole, so a concurrent run never pairs one key with another cert.
+  const scratch = mkdtempSync(join(tmpdir(), 'ibflow-test-sim-tls-'));
+  await loadOrCreateTlsCert(scratch);
+  try {
+    renameSync(join(scratch, 'tls'), SHARED_TLS_DIR);
+  } catch {
+    // Another run got there first; its folder is complete.
+  }
+  rmSync(scratch, { recursive: true, force: true });
+  return SHARED_TLS_DIR;
+}
+async function seedCertificate(stateDir: string): Promise<void> {
+  const target = join(stateDir, 'tls');
+  if (existsSync(join(target, 'cert.pem'))) return;
+  const shared = await sharedCertificateDir();
+  mkdirSync(target, { recursive: true });
+  copyFileSync(join(shared, 'key.pem'), join(target, 'key.pem'));
+  copyFileSync(join(shared, 'cert.pem'), join(target, 'cert.pem'));
+}
+
+export interface TestSimOptions extends Partial<SimulatorOptions> {
+  /** Let the simulator generate its own certificate (the test of that path); default: a shared one. */
+  freshCertificate?: boolean;
+}
+
+export async function startTestSim(options: TestSimOptions = {}): Promise<TestSim> {
+  const { freshCertificate = false, ...overrides } = options;
   const stateDir = overrides.stateDir ?? mkdtempSync(join(tmpdir(), 'ibflow-sim-'));
+  if (overrides.tls !== false && !freshCertificate) await seedCertificate(stateDir);
   const logs: TestSim['logs'] = [];
   const handle = await startSimulator({
     port: 0,

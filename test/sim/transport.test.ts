@@ -10,7 +10,8 @@ import { http, startTestSim, WsProbe, type TestSim } from './simTestKit';
 describe('simulator transport and pre-login behaviour', () => {
   let sim: TestSim;
   beforeAll(async () => {
-    sim = await startTestSim();
+    // The one test simulator that generates its own certificate; the others share one.
+    sim = await startTestSim({ freshCertificate: true });
   });
   afterAll(async () => {
     await sim.stop();

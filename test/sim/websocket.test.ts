@@ -30,6 +30,20 @@ function expectWellFormedLadder(frame: { topic: string; data: Record<string, unk
   return { asks, bids, sizeSum };
 }
 
+/**
+ * The socket handles messages and writes frames in order: once the answer to a `tic` sent now
+ * arrives, every earlier message was handled and every frame sent before it has arrived too.
+ */
+async function drained(ws: WsProbe): Promise<void> {
+  const answers = () => ws.frames.filter((f) => f.data.topic === 'tic').length;
+  const before = answers();
+  ws.send('tic');
+  await eventually(() => answers() > before, 3000, 'tic answer');
+}
+
+/** Five depth intervals (30 ms each in these tests): a live subscription would get frames in this time. */
+const FIVE_DEPTH_TICKS_MS = 150;
+
 describe('gateway websocket', () => {
   let sim: TestSim;
   const probes: WsProbe[] = [];
@@ -108,19 +122,19 @@ describe('gateway websocket', () => {
     await ws.waitFor((f) => f.topic === 'sbd+U2222222+756733', 3);
     // ubd+ACCT+CONID ends just that ladder.
     ws.send('ubd+U2222222+756733+{}');
-    await sleep(100);
+    await drained(ws);
     const countOld = ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+756733').length;
-    await sleep(150);
-    expect(ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+756733').length).toBe(countOld);
+    // The other ladder keeps ticking meanwhile: time passed, and nothing more came for the ended one.
     const apples = ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+265598').length;
-    await ws.waitFor((f) => f.topic === 'sbd+U2222222+265598', apples + 2);
+    await ws.waitFor((f) => f.topic === 'sbd+U2222222+265598', apples + 3);
+    expect(ws.frames.filter((f) => f.data.topic === 'sbd+U2222222+756733').length).toBe(countOld);
 
     // Unsubscribe both forms.
     ws.send('ubd+U2222222');
     ws.send('ubd+U3333333+8314+{}');
-    await sleep(100);
+    await drained(ws);
     const sbdCount = ws.frames.filter((f) => String(f.data.topic).startsWith('sbd+')).length;
-    await sleep(150);
+    await sleep(FIVE_DEPTH_TICKS_MS);
     expect(ws.frames.filter((f) => String(f.data.topic).startsWith('sbd+')).length).toBe(sbdCount);
 
     // Stats: frames and sizes equal what this client received, per topic.
@@ -143,9 +157,9 @@ describe('gateway websocket', () => {
     await ws.waitFor((f) => f.topic === 'sbd+DU111111+265598', 10);
     expect((await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: { paused: true } })).status).toBe(200);
     const sbdCount = () => ws.frames.filter((f) => String(f.data.topic).startsWith('sbd+')).length;
-    await sleep(200); // frames in flight land
+    await drained(ws); // frames in flight land
     const atPause = sbdCount();
-    await sleep(200);
+    await sleep(FIVE_DEPTH_TICKS_MS);
     expect(sbdCount()).toBe(atPause);
     const got = ws.frames.filter((f) => f.data.topic === 'sbd+DU111111+265598');
     const sizeSum = got.reduce((sum, f) => sum + expectWellFormedLadder(f.data, 4).sizeSum, 0);
@@ -163,7 +177,7 @@ describe('gateway websocket', () => {
     await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true);
     ws.send('sbd+U9999999+265598');
     await ws.waitFor((f) => f.topic === 'sbd+U9999999+265598' && f.error === 'account not found');
-    await sleep(150);
+    await sleep(FIVE_DEPTH_TICKS_MS);
     expect(ws.frames.some((f) => Array.isArray(f.data.data))).toBe(false);
   });
 
@@ -187,7 +201,7 @@ describe('gateway websocket', () => {
     await ws.close();
     const again = await open();
     await again.waitFor((f) => f.topic === 'sts');
-    await sleep(150);
+    await sleep(FIVE_DEPTH_TICKS_MS);
     expect(again.frames.some((f) => String(f.data.topic).startsWith('sbd+'))).toBe(false);
   });
 });
