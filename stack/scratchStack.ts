@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IbflowConfig } from '../src/config/schema';
+import { freePort } from '../src/util/freePort';
+import { freeStackPorts } from './freeStackPorts';
+import { startStack, type Stack } from './startStack';
+
+export interface ScratchStackOptions {
+  /** Config edits applied after the demo config is written (e.g. a shorter keepalive). */
+  editConfig?: (config: IbflowConfig) => IbflowConfig;
+  authDelayMs?: number;
+}
+
+/**
+ * Everything a user would run, isolated for a test or a benchmark: the demo config in a temp state
+ * dir, Temporal and ClickHouse on free ports, simulators and workers in this process, nothing
+ * restarted behind the caller's back. stop() removes the state dir.
+ */
+export async function startScratchStack(opts: ScratchStackOptions = {}): Promise<Stack> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'ibflow-test-'));
+  try {
+    const [ports, gw1, gw2] = await Promise.all([freeStackPorts(), freePort(), freePort()]);
+    const stack = await startStack({
+      stateDir,
+      ports,
+      config: { kind: 'demo', gatewayPortBase: gw1, gatewayPorts: [gw1, gw2], editConfig: opts.editConfig },
+      workers: 'in-process',
+      simulators: 'in-process',
+      simulator: { authDelayMs: opts.authDelayMs ?? 3000 },
+      restart: { services: 'none' },
+    });
+    const stop = stack.stop;
+    stack.stop = async () => {
+      await stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    };
+    return stack;
+  } catch (err) {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
+}
