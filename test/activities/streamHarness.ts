@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { SignalDefinition } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStreamDepth, type StreamDepthStats } from '../../activities/streamDepth';
 import type { PodDependencies } from '../../activities/podDependencies';
@@ -129,8 +130,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     temporal: {
       workflow: {
         getHandle: (workflowId: string) => ({
-          signal: async (name: string, ...args: unknown[]) => {
-            signals.push({ workflowId, name, args });
+          // Signals go by their definitions (workflows/*Messages.ts), never by a name string.
+          signal: async (definition: SignalDefinition | string, ...args: unknown[]) => {
+            if (typeof definition === 'string') throw new Error(`signal ${definition} sent by name string, not by its definition`);
+            signals.push({ workflowId, name: definition.name, args });
           },
         }),
       },
