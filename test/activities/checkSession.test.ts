@@ -1,0 +1,97 @@
+/**
+ * The checkSession activity against the simulator over HTTPS: the four kinds the workflow picks its
+ * recovery step from, the gateway's clock skew on `usable`, and gateway trouble as typed failures.
+ */
+import { createCheckSession } from '../../activities/checkSession';
+import { FailureType } from '../../src/contract/failureTypes';
+import type { GatewayClient } from '../../src/gateway/gatewayClient';
+import { eventually, http, loginViaHttp, PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
+import { control, failureOf, podDeps, recordingEnvironment, simGateway } from './activityTestKit';
+
+let sim: TestSim;
+let gateway: GatewayClient;
+
+beforeAll(async () => {
+  // The brokerage session never opens by itself here: the tests open it when they need it.
+  sim = await startTestSim({ authDelayMs: 600_000, competingDelayMs: 60_000 });
+  gateway = simGateway(sim);
+});
+afterAll(async () => {
+  gateway.close();
+  await sim.stop();
+});
+afterEach(async () => {
+  jest.restoreAllMocks();
+  await control.clearFaults(sim);
+});
+
+const check = () => recordingEnvironment().env.run(createCheckSession(podDeps(gateway)), 'paper-1');
+const openBridge = () => http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
+
+test('before any login (401) the SSO session is gone', async () => {
+  expect(await check()).toEqual({ kind: 'sso_gone' });
+});
+
+test('logged in without a brokerage session is no_bridge; with one it is usable, with server name and clock skew', async () => {
+  await loginViaHttp(sim, PAPER_USER);
+  expect(await check()).toEqual({ kind: 'no_bridge' });
+  await openBridge();
+  const usable = await check();
+  expect(usable).toEqual({ kind: 'usable', serverName: expect.stringMatching(/\S/), clockSkewMs: expect.any(Number) });
+  // Same machine, one-second Date header resolution.
+  expect(Math.abs((usable as { clockSkewMs: number }).clockSkewMs)).toBeLessThanOrEqual(1_500);
+});
+
+test('a pod clock 45 s ahead of the gateway shows as a skew of about -45 s', async () => {
+  await loginViaHttp(sim, PAPER_USER);
+  await openBridge();
+  const realNow = Date.now.bind(Date);
+  // The gateway's Date header comes from Node's own clock; only this pod's reading moves.
+  jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 45_000);
+  const usable = (await check()) as { kind: string; clockSkewMs: number };
+  expect(usable.kind).toBe('usable');
+  expect(Math.abs(usable.clockSkewMs + 45_000)).toBeLessThanOrEqual(1_500);
+});
+
+test('a login elsewhere is competing', async () => {
+  await loginViaHttp(sim, PAPER_USER);
+  await openBridge();
+  expect((await control.compete(sim, PAPER_USER.username)).status).toBe(200);
+  expect(await eventually(async () => ((await check()).kind === 'competing' ? 'competing' : undefined), 3000, 'competing')).toBe('competing');
+});
+
+test('after a logout (auth status all false) the SSO session is gone', async () => {
+  await loginViaHttp(sim, PAPER_USER);
+  expect((await control.drop(sim, PAPER_USER.username, 'logout')).status).toBe(200);
+  expect(await check()).toEqual({ kind: 'sso_gone' });
+});
+
+test('a 429 is RateLimited with its wait; a 5xx and an unexpected status are GatewayUnavailable; all retryable', async () => {
+  await loginViaHttp(sim, PAPER_USER);
+  await control.fault(sim, { path: '/v1/api/iserver/auth/status', status: 429, count: 1 });
+  const limited = await failureOf(check());
+  expect({ type: limited.type, nonRetryable: limited.nonRetryable, details: limited.details }).toEqual({
+    type: FailureType.RateLimited,
+    nonRetryable: false,
+    details: [{ retryAfterMs: 15 * 60_000 }],
+  });
+  for (const status of [500, 503, 404]) {
+    await control.fault(sim, { path: '/v1/api/iserver/auth/status', status, count: 1 });
+    const err = await failureOf(check());
+    expect({ status, type: err.type, nonRetryable: err.nonRetryable }).toEqual({ status, type: FailureType.GatewayUnavailable, nonRetryable: false });
+  }
+  // Faults used up: the session itself was never lost.
+  expect(await check()).toEqual({ kind: 'no_bridge' });
+});
+
+test('an unreachable gateway is GatewayUnavailable, retryable', async () => {
+  const nobody = simGateway({ url: 'https://127.0.0.1:1' });
+  try {
+    const err = await failureOf(recordingEnvironment().env.run(createCheckSession(podDeps(nobody)), 'paper-1'));
+    expect(err.type).toBe(FailureType.GatewayUnavailable);
+    expect(err.nonRetryable).toBe(false);
+    expect(err.message).toMatch(/unreachable \(ECONNREFUSED\)/);
+  } finally {
+    nobody.close();
+  }
+});

@@ -1,0 +1,120 @@
+/**
+ * The keepAlive activity against the simulator over HTTPS: it tickles and heartbeats while the
+ * session is healthy and returns only when the session needs attention (or to refresh itself);
+ * gateway trouble becomes typed, retryable failures; cancellation ends it.
+ */
+import { CancelledFailure } from '@temporalio/activity';
+import { createKeepAlive } from '../../activities/keepAlive';
+import { FailureType } from '../../src/contract/failureTypes';
+import type { GatewayClient } from '../../src/gateway/gatewayClient';
+import { eventually, loginViaHttp, PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
+import { control, failureOf, podDeps, recordingEnvironment, simGateway } from './activityTestKit';
+
+const INTERVAL_MS = 40;
+let sim: TestSim;
+let gateway: GatewayClient;
+
+beforeEach(async () => {
+  sim = await startTestSim({ authDelayMs: 0 });
+  gateway = simGateway(sim);
+  await loginViaHttp(sim, PAPER_USER);
+  await eventually(async () => (await gateway.authStatus()).authenticated, 3000, 'brokerage session');
+});
+afterEach(async () => {
+  gateway.close();
+  await sim.stop();
+});
+
+/** Starts the keepalive and resolves once it has tickled successfully `tickles` times (seen in heartbeats). */
+async function startKeepAlive(opts: { maxDurationMs?: number } = {}, tickles = 2) {
+  const { env, heartbeats } = recordingEnvironment();
+  const run = env.run(createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS, ...opts });
+  run.catch(() => undefined); // observed by the test; keeps an early failure from going unhandled
+  const tickled = () => new Set(heartbeats.map((h) => (h as { lastTickleAt: string | null }).lastTickleAt).filter(Boolean)).size;
+  await eventually(() => tickled() >= tickles, 5000, `${tickles} tickles`);
+  return { env, heartbeats, run };
+}
+
+test('while healthy it tickles and heartbeats the last tickle, then ends itself with refresh', async () => {
+  const startedAt = Date.now();
+  const { env, heartbeats } = recordingEnvironment();
+  const ended = await env.run(createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS, maxDurationMs: 300 });
+  expect(ended.reason).toBe('refresh');
+  expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
+  const tickleTimes = new Set(heartbeats.map((h) => (h as { lastTickleAt: string }).lastTickleAt));
+  expect(tickleTimes.size).toBeGreaterThanOrEqual(3);
+  expect(ended.lastTickleAt).toBe((heartbeats.at(-1) as { lastTickleAt: string }).lastTickleAt);
+  expect(Date.parse(ended.lastTickleAt ?? '')).toBeGreaterThanOrEqual(startedAt);
+  // Every heartbeat carries the last tickle and nothing else (no session id, no cookie).
+  for (const h of heartbeats) expect(Object.keys(h as object)).toEqual(['lastTickleAt']);
+});
+
+test('a login elsewhere ends it with competing, keeping the last good tickle', async () => {
+  const { run, heartbeats } = await startKeepAlive();
+  expect((await control.compete(sim, PAPER_USER.username)).status).toBe(200);
+  const ended = await run;
+  expect(ended.reason).toBe('competing');
+  expect(ended.lastTickleAt).toBe((heartbeats.at(-1) as { lastTickleAt: string }).lastTickleAt);
+});
+
+test('a lost brokerage session (SSO still there) ends it with not_authenticated', async () => {
+  const { run } = await startKeepAlive();
+  expect((await control.drop(sim, PAPER_USER.username, 'bridge')).status).toBe(200);
+  const ended = await run;
+  expect(ended).toEqual({ reason: 'not_authenticated', lastTickleAt: expect.any(String) });
+});
+
+test('an ended SSO session (401) ends it with sso_gone', async () => {
+  const { run } = await startKeepAlive();
+  expect((await control.drop(sim, PAPER_USER.username, 'expire')).status).toBe(200);
+  expect(await run).toEqual({ reason: 'sso_gone', lastTickleAt: expect.any(String) });
+});
+
+test('a gateway restart loses the session: unreachable while down (retryable), sso_gone once back', async () => {
+  const { run } = await startKeepAlive();
+  const { port, stateDir } = sim;
+  await sim.close();
+  const down = await failureOf(run);
+  expect(down.type).toBe(FailureType.GatewayUnavailable);
+  expect(down.nonRetryable).toBe(false);
+  expect(down.message).toMatch(/tickle: gateway unreachable/);
+
+  // The restarted gateway on the same address has no session: the next keepalive hands back at once.
+  const restarted = await startTestSim({ port, stateDir, authDelayMs: 0 });
+  try {
+    const { env } = recordingEnvironment();
+    expect(await env.run(createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS })).toEqual({ reason: 'sso_gone', lastTickleAt: null });
+  } finally {
+    await restarted.stop();
+  }
+});
+
+test('a 429 is RateLimited, retryable, carrying the wait (15 min without Retry-After)', async () => {
+  const { run } = await startKeepAlive();
+  await control.fault(sim, { path: '/v1/api/tickle', status: 429 });
+  const err = await failureOf(run);
+  expect(err.type).toBe(FailureType.RateLimited);
+  expect(err.nonRetryable).toBe(false);
+  expect(err.details).toEqual([{ retryAfterMs: 15 * 60_000 }]);
+  expect(err.nextRetryDelay).toBe(15 * 60_000);
+});
+
+test('a 5xx is GatewayUnavailable and retryable, not a lost session', async () => {
+  const { run } = await startKeepAlive();
+  await control.fault(sim, { path: '/v1/api/tickle', status: 503, count: 1 });
+  const err = await failureOf(run);
+  expect(err.type).toBe(FailureType.GatewayUnavailable);
+  expect(err.nonRetryable).toBe(false);
+  expect(err.message).toMatch(/503/);
+});
+
+test('cancellation ends it between tickles, and it tickles no more', async () => {
+  const { env, run, heartbeats } = await startKeepAlive();
+  env.cancel();
+  const err = await failureOf(run);
+  expect(err).toBeInstanceOf(CancelledFailure);
+  // It heartbeats after every tickle and every wait: three intervals without one mean it stopped.
+  const beatsAtCancel = heartbeats.length;
+  await new Promise((r) => setTimeout(r, 3 * INTERVAL_MS));
+  expect(heartbeats.length).toBe(beatsAtCancel);
+});
