@@ -1,7 +1,6 @@
 import { simControl } from '../sim/controlClient';
-import { sessionWorkflowId } from '../src/contract/ids';
 import type { SessionStatus } from '../src/contract/sessionStatus';
-import { forceReloginSignal, pauseSignal, resumeSignal, statusQuery } from '../workflows/messages';
+import { forceRelogin, querySessionStatus, signalPaused } from '../src/operations/sessionControl';
 import type { Rng } from './rng';
 import { sleep, type SoakConnection, type SoakStack } from './soakStack';
 
@@ -32,10 +31,7 @@ export interface FaultContext {
 
 export async function sessionStatus(stack: SoakStack, c: SoakConnection): Promise<SessionStatus | null> {
   try {
-    return await Promise.race([
-      stack.client().workflow.getHandle(sessionWorkflowId(c.username)).query(statusQuery),
-      sleep(5_000).then(() => null),
-    ]);
+    return await querySessionStatus(stack.client(), c.username, 5_000);
   } catch {
     return null;
   }
@@ -52,7 +48,7 @@ export async function waitState(stack: SoakStack, c: SoakConnection, ok: (s: Ses
 }
 
 async function signal(stack: SoakStack, c: SoakConnection, which: 'pause' | 'resume'): Promise<void> {
-  await stack.client().workflow.getHandle(sessionWorkflowId(c.username)).signal(which === 'pause' ? pauseSignal : resumeSignal);
+  await signalPaused(stack.client(), c.username, which === 'pause');
 }
 
 /** A session that stopped fighting logins elsewhere waits for a human: the soak's operator says "take it back". */
@@ -64,7 +60,7 @@ function waitsForHumanAfterCompeting(s: SessionStatus): boolean {
 
 async function reclaimAsHuman(stack: SoakStack, c: SoakConnection): Promise<void> {
   humanReclaims.push({ connection: c.id, atMs: Date.now() });
-  await stack.client().workflow.getHandle(sessionWorkflowId(c.username)).signal(forceReloginSignal);
+  await forceRelogin(stack.client(), c.username);
 }
 
 /** Connections with an injected 429 in progress (their penalty box is expected). */

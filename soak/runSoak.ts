@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startConnectionWorkflows } from '../src/operations/connectionWorkflows';
+import { allWorkflowHistories } from '../src/operations/workflowHistory';
 import type { SimStatsSnapshot } from '../sim';
 import { qualifiedName, quoteString } from '../src/clickhouse/sql';
 import { needlesOf, scanBuffer, scanDir, scanObject, type LeakHit } from './canary';
@@ -156,9 +157,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const needles = needlesOf(stack.canaries);
     const hits: LeakHit[] = [];
     let histories = 0;
-    for await (const wf of stack.client().workflow.list()) {
-      const history = await stack.client().workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-      hits.push(...scanObject(history, needles, `history ${wf.workflowId} (${wf.runId})`));
+    for await (const wf of allWorkflowHistories(stack.client())) {
+      hits.push(...scanObject(wf.history, needles, `history ${wf.workflowId} (${wf.runId})`));
       histories++;
     }
     const db = stack.config.clickhouse.database;

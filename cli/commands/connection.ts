@@ -1,16 +1,18 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startConnectionWorkflows, startDepthMaintenance } from '../../src/operations/connectionWorkflows';
+import { createOperations } from '../../src/operations/operations';
+import { TemporalUnreachableError } from '../../src/operations/errors';
+import { shortReason } from '../../src/temporal/temporalRpc';
 import { ConfigError, findConnection } from '../../src/config/loadConfig';
 import { isLocalGatewayHost, LOOPBACK_HOSTS, type ConnectionConfig, type IbflowConfig } from '../../src/config/schema';
 import { checkActivationCode } from '../../src/secrets/activationCode';
 import { SecretAdmin } from '../../src/secrets/secretAdmin';
 import { parseSecretRef, secretFilePath } from '../../src/secrets/secretResolver';
-import { depthWorkflowId, sessionWorkflowId } from '../../src/contract/ids';
+import { sessionWorkflowId } from '../../src/contract/ids';
 import { ConfigFile, configOption, configPathOf, readConfig } from '../support/configFile';
 import { CliError, EXIT, notFound, usage } from '../support/errors';
 import { ask, isInteractive, needFlag, nextStdinLine, note, out, printJson, table } from '../support/io';
-import { isNotFound, shortReason, withDeadline, withTemporal } from '../support/temporal';
+import { withOperations } from '../support/operations';
 import { runRelogin } from './session';
 
 interface AddFlags {
@@ -306,12 +308,16 @@ async function addConnection(flags: AddFlags): Promise<void> {
   out(`  gateway          ${gateway}${verifyTls ? '' : ' (self-signed certificate accepted)'}`);
   out(`  instruments      ${instruments.length ? instruments.map((i) => i.conid).join(', ') : 'none'}`);
   if (flags.start) {
+    const ops = createOperations(config);
     try {
       const print = (line: string) => out(line.replace(/^\s+/, '  '));
-      await startConnectionWorkflows({ ...config, connections: [findConnection(config, id)] }, print);
-      await startDepthMaintenance(config, print); // the coordinator learns of the new connection
+      await ops.startConnectionWorkflows(print, [findConnection(config, id)]);
+      await ops.startDepthMaintenance(print); // the coordinator learns of the new connection
     } catch (err) {
-      throw new CliError(`saved, but could not start its workflows: ${shortReason(err)}; start them later with: ibflow start --config ${path}`, EXIT.failure);
+      const reason = err instanceof TemporalUnreachableError ? err.reason : shortReason(err);
+      throw new CliError(`saved, but could not start its workflows: ${reason}; start them later with: ibflow start --config ${path}`, EXIT.failure);
+    } finally {
+      await ops.close();
     }
     out(`watch it: ibflow session status ${id} --config ${path}`);
   } else {
@@ -479,24 +485,9 @@ async function removeConnection(id: string, flags: { config?: string; yes?: bool
   // 1. Stop its workflows (a workflow without its config entry would only ask for a human).
   let stopProblem: string | null = null;
   try {
-    await withTemporal(config, async (client) => {
-      for (const [workflowId, what] of [
-        [sessionWorkflowId(c.username), 'session'],
-        [depthWorkflowId(c.id), 'depth'],
-      ] as const) {
-        const handle = client.workflow.getHandle(workflowId);
-        try {
-          const desc = await withDeadline(client, 10_000, () => handle.describe());
-          if (desc.status.name !== 'RUNNING') continue;
-          await withDeadline(client, 10_000, () => handle.signal('stop'));
-          const ended = await Promise.race([handle.result().then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000).unref())]);
-          if (!ended) await withDeadline(client, 10_000, () => handle.terminate(`connection ${id} removed`));
-          out(`stopped the ${what} workflow ${workflowId}`);
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-        }
-      }
-    });
+    await withOperations(config, (ops) =>
+      ops.stopConnection(c, { graceMs: 30_000, terminateReason: `connection ${id} removed`, onStopped: (what, workflowId) => out(`stopped the ${what} workflow ${workflowId}`) }),
+    );
   } catch (err) {
     stopProblem = err instanceof CliError ? err.message : shortReason(err);
   }

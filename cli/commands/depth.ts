@@ -1,85 +1,14 @@
-import type { ClickHouseClient } from '@clickhouse/client';
 import type { Command } from 'commander';
-import { qualifiedName, quoteString } from '../../src/clickhouse/sql';
-import type { IbflowConfig } from '../../src/config/schema';
+import type { Book } from '../../src/operations/depthQueries';
 import { configOption, readConfig } from '../support/configFile';
-import { withClickHouse, queryRows } from '../support/clickhouse';
+import { withOperations } from '../support/operations';
 import { notFound, usage } from '../support/errors';
 import { out, printJson, table } from '../support/io';
 import { ago, iso, parseDuration, parseTime } from '../support/time';
 
-const NS_PER_MS = 1_000_000n;
-
 function parseConid(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) <= 0 || Number(text) > 4_294_967_295) throw usage(`<conid> must be an IBKR contract id such as 265598 (got "${text}")`);
   return Number(text);
-}
-
-/** `date` is the UTC day of received_ns: a loose bound lets ClickHouse skip old partitions. */
-function dayBound(ms: number): string {
-  return new Date(ms - 86_400_000).toISOString().slice(0, 10);
-}
-
-function connectionFilter(connection: string | undefined): string {
-  return connection ? ` AND connection = ${quoteString(connection)}` : '';
-}
-
-interface LadderRow {
-  connection: string;
-  stream_id: string;
-  seq_s: string;
-  received_s: string;
-  side: 'bid' | 'ask' | 'trade' | 'none';
-  level: number;
-  price: number;
-  size: number;
-}
-
-export interface Book {
-  conid: number;
-  connection: string;
-  streamId: string;
-  seq: number;
-  receivedAt: string;
-  bids: { level: number; price: number; size: number }[];
-  asks: { level: number; price: number; size: number }[];
-  trades: { price: number; size: number }[];
-}
-
-/** The latest snapshot of `conid` received at or before `atMs` (and not before `sinceMs`). */
-export async function latestBook(ch: ClickHouseClient, config: IbflowConfig, conid: number, atMs: number, sinceMs: number, connection?: string): Promise<Book | null> {
-  const table = qualifiedName(config.clickhouse.database, 'depth');
-  const where =
-    `conid = ${conid} AND kind = 'snapshot' AND received_ns <= ${BigInt(Math.floor(atMs)) * NS_PER_MS} AND received_ns >= ${BigInt(Math.floor(sinceMs)) * NS_PER_MS}` +
-    ` AND date >= toDate(${quoteString(dayBound(sinceMs))})${connectionFilter(connection)}`;
-  const [head] = await queryRows<{ connection: string; stream_id: string; seq_s: string }>(
-    ch,
-    config,
-    `SELECT connection, stream_id, toString(seq) AS seq_s FROM ${table} WHERE ${where} ORDER BY received_ns DESC LIMIT 1`,
-  );
-  if (!head) return null;
-  const rows = await queryRows<LadderRow>(
-    ch,
-    config,
-    `SELECT connection, stream_id, toString(seq) AS seq_s, toString(received_ns) AS received_s, side, level, price, size FROM ${table} ` +
-      `WHERE conid = ${conid} AND connection = ${quoteString(head.connection)} AND stream_id = ${quoteString(head.stream_id)} AND seq = ${BigInt(head.seq_s)} ` +
-      `AND date >= toDate(${quoteString(dayBound(sinceMs))}) ORDER BY side, level`,
-  );
-  if (rows.length === 0) return null;
-  const dedupe = new Map<string, LadderRow>(); // a replayed batch may not be merged yet
-  for (const r of rows) dedupe.set(`${r.side}:${r.level}`, r);
-  const all = [...dedupe.values()];
-  const pick = (side: string) => all.filter((r) => r.side === side).sort((a, b) => a.level - b.level);
-  return {
-    conid,
-    connection: head.connection,
-    streamId: head.stream_id,
-    seq: Number(head.seq_s),
-    receivedAt: iso(Number(BigInt(rows[0]!.received_s) / NS_PER_MS)),
-    bids: pick('bid').map(({ level, price, size }) => ({ level, price, size })),
-    asks: pick('ask').map(({ level, price, size }) => ({ level, price, size })),
-    trades: pick('trade').map(({ price, size }) => ({ price, size })),
-  };
 }
 
 export function renderBook(book: Book, levels: number, nowMs = Date.now()): string {
@@ -117,10 +46,11 @@ async function tail(conidText: string, flags: TailFlags): Promise<void> {
   const levels = Number(flags.levels);
   if (!Number.isInteger(levels) || levels < 1) throw usage(`--levels must be a positive whole number (got "${flags.levels}")`);
   if (flags.json && !flags.once) throw usage('--json needs --once (a live view is for terminals)');
-  await withClickHouse(config, async (ch) => {
+  await withOperations(config, async (ops) => {
+    const latest = (now: number) => ops.latestBook({ conid, lookbackMs, nowMs: now, ...(flags.connection ? { connection: flags.connection } : {}) });
     if (flags.once) {
       const now = Date.now();
-      const book = await latestBook(ch, config, conid, now, now - lookbackMs, flags.connection);
+      const book = await latest(now);
       if (!book) throw notFound(`no depth snapshot of conid ${conid} in the last ${flags.lookback}${flags.connection ? ` on ${flags.connection}` : ''} (is a connection streaming it? ibflow session status)`);
       if (flags.json) printJson(book);
       else out(renderBook(book, levels, now));
@@ -136,7 +66,7 @@ async function tail(conidText: string, flags: TailFlags): Promise<void> {
     try {
       while (!stop) {
         const now = Date.now();
-        const book = await latestBook(ch, config, conid, now, now - lookbackMs, flags.connection);
+        const book = await latest(now);
         const frame = book ? renderBook(book, levels, now) : `waiting for depth of conid ${conid}… (nothing in the last ${flags.lookback})`;
         process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}\n(Ctrl-C to quit; every ${flags.interval})\n` : `${frame}\n\n`);
         await new Promise((r) => setTimeout(r, intervalMs));
@@ -172,16 +102,12 @@ function autoInterval(spanMs: number): string {
   return NICE_INTERVALS.find((i) => spanMs / parseDuration(i, '--interval') <= 120) ?? '1d';
 }
 
-function nsRange(fromMs: number, toMs: number): string {
-  return `received_ns >= ${BigInt(Math.floor(fromMs)) * NS_PER_MS} AND received_ns < ${BigInt(Math.floor(toMs)) * NS_PER_MS} AND date >= toDate(${quoteString(dayBound(fromMs))})`;
-}
-
 async function queryBook(conidText: string, flags: { config?: string; at: string; connection?: string; json?: boolean; levels: string; lookback: string }): Promise<void> {
   const conid = parseConid(conidText);
   const config = readConfig(flags);
   const atMs = parseTime(flags.at, '--at');
   const lookbackMs = parseDuration(flags.lookback, '--lookback');
-  const book = await withClickHouse(config, (ch) => latestBook(ch, config, conid, atMs, atMs - lookbackMs, flags.connection));
+  const book = await withOperations(config, (ops) => ops.bookAt({ conid, atMs, sinceMs: atMs - lookbackMs, ...(flags.connection ? { connection: flags.connection } : {}) }));
   if (!book) throw notFound(`no depth snapshot of conid ${conid} between ${iso(atMs - lookbackMs)} and ${iso(atMs)}`);
   if (flags.json) return printJson(book);
   out(renderBook(book, Number(flags.levels) || 10, atMs));
@@ -192,65 +118,22 @@ async function querySpread(conidText: string, flags: RangeFlags & { interval?: s
   const config = readConfig(flags);
   const { fromMs, toMs } = range(flags);
   const interval = flags.interval ?? autoInterval(toMs - fromMs);
-  const bucketNs = BigInt(Math.round(parseDuration(interval, '--interval'))) * NS_PER_MS;
-  const table_ = qualifiedName(config.clickhouse.database, 'depth');
-  const rows = await withClickHouse(config, (ch) =>
-    queryRows<{ bucket_s: string; connection: string; frames: string; avg_spread: number; min_spread: number; max_spread: number; avg_mid: number }>(
-      ch,
-      config,
-      `SELECT toString(intDiv(frame_ns, ${bucketNs}) * ${bucketNs}) AS bucket_s, connection, count() AS frames, ` +
-        'avg(ask - bid) AS avg_spread, min(ask - bid) AS min_spread, max(ask - bid) AS max_spread, avg((ask + bid) / 2) AS avg_mid FROM (' +
-        `SELECT connection, stream_id, seq, any(received_ns) AS frame_ns, anyIf(price, side = 'ask' AND level = 0) AS ask, anyIf(price, side = 'bid' AND level = 0) AS bid, ` +
-        `countIf(side = 'ask' AND level = 0) AS has_ask, countIf(side = 'bid' AND level = 0) AS has_bid FROM ${table_} ` +
-        `WHERE conid = ${conid} AND kind = 'snapshot' AND ${nsRange(fromMs, toMs)}${connectionFilter(flags.connection)} GROUP BY connection, stream_id, seq` +
-        ') WHERE has_ask > 0 AND has_bid > 0 GROUP BY bucket_s, connection ORDER BY bucket_s, connection',
-    ),
-  );
-  const result = rows.map((r) => ({
-    time: iso(Number(BigInt(r.bucket_s) / NS_PER_MS)),
-    connection: r.connection,
-    frames: Number(r.frames),
-    avgSpread: round(r.avg_spread),
-    minSpread: round(r.min_spread),
-    maxSpread: round(r.max_spread),
-    avgMid: round(r.avg_mid),
-  }));
+  const bucketMs = parseDuration(interval, '--interval');
+  const result = await withOperations(config, (ops) => ops.spread({ conid, fromMs, toMs, bucketMs, ...(flags.connection ? { connection: flags.connection } : {}) }));
   if (flags.json) return printJson({ conid, from: iso(fromMs), to: iso(toMs), interval, buckets: result });
   if (result.length === 0) return out(`no snapshots of conid ${conid} between ${iso(fromMs)} and ${iso(toMs)}`);
   out(`spread of conid ${conid}, ${iso(fromMs)} → ${iso(toMs)}, per ${interval}`);
   out(table(['TIME', 'CONNECTION', 'FRAMES', 'AVG SPREAD', 'MIN', 'MAX', 'AVG MID'], result.map((r) => [r.time, r.connection, r.frames, r.avgSpread, r.minSpread, r.maxSpread, r.avgMid])));
 }
 
-function round(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
-}
-
 async function queryRate(flags: RangeFlags & { conid?: string }): Promise<void> {
   const config = readConfig(flags);
   const { fromMs, toMs } = range(flags);
   const seconds = (toMs - fromMs) / 1000;
-  const conidFilter = flags.conid ? ` AND conid = ${parseConid(flags.conid)}` : '';
-  const table_ = qualifiedName(config.clickhouse.database, 'depth');
-  const rows = await withClickHouse(config, (ch) =>
-    queryRows<{ connection: string; conid: number; rows: string; frames: string; gaps: string; first_s: string; last_s: string }>(
-      ch,
-      config,
-      `SELECT connection, conid, countIf(kind != 'gap') AS rows, uniqExactIf((stream_id, seq), kind != 'gap') AS frames, countIf(kind = 'gap') AS gaps, ` +
-        `toString(min(received_ns)) AS first_s, toString(max(received_ns)) AS last_s FROM ${table_} ` +
-        `WHERE ${nsRange(fromMs, toMs)}${connectionFilter(flags.connection)}${conidFilter} GROUP BY connection, conid ORDER BY connection, conid`,
-    ),
+  const conid = flags.conid ? parseConid(flags.conid) : undefined;
+  const result = await withOperations(config, (ops) =>
+    ops.updateRate({ fromMs, toMs, ...(conid !== undefined ? { conid } : {}), ...(flags.connection ? { connection: flags.connection } : {}) }),
   );
-  const result = rows.map((r) => ({
-    connection: r.connection,
-    conid: Number(r.conid),
-    rows: Number(r.rows),
-    frames: Number(r.frames),
-    rowsPerSecond: round(Number(r.rows) / seconds),
-    framesPerSecond: round(Number(r.frames) / seconds),
-    gaps: Number(r.gaps),
-    first: iso(Number(BigInt(r.first_s) / NS_PER_MS)),
-    last: iso(Number(BigInt(r.last_s) / NS_PER_MS)),
-  }));
   if (flags.json) return printJson({ from: iso(fromMs), to: iso(toMs), instruments: result });
   if (result.length === 0) return out(`no depth rows between ${iso(fromMs)} and ${iso(toMs)}`);
   out(`update rate per instrument, ${iso(fromMs)} → ${iso(toMs)} (${seconds.toFixed(0)} s)`);
@@ -262,78 +145,10 @@ async function queryRate(flags: RangeFlags & { conid?: string }): Promise<void> 
   );
 }
 
-export interface Uptime {
-  connection: string;
-  usableSeconds: number;
-  usablePercent: number;
-  drops: number;
-  logins: number;
-  stateAtEnd: string | null;
-  knownFrom: string | null;
-}
-
-/** Usable time per connection from session_events (every state change is a row). */
-export function computeUptime(
-  events: { connection: string; ts_ms: number; state: string }[],
-  initial: Map<string, string>,
-  fromMs: number,
-  toMs: number,
-): Uptime[] {
-  const byConn = new Map<string, { ts: number; state: string }[]>();
-  for (const c of initial.keys()) byConn.set(c, []);
-  for (const e of events) {
-    const list = byConn.get(e.connection) ?? [];
-    list.push({ ts: e.ts_ms, state: e.state });
-    byConn.set(e.connection, list);
-  }
-  const out_: Uptime[] = [];
-  for (const [connection, list] of [...byConn.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    list.sort((a, b) => a.ts - b.ts);
-    let state = initial.get(connection) ?? null;
-    let since = state === null ? (list[0]?.ts ?? toMs) : fromMs;
-    const knownFrom = since;
-    let usableMs = 0;
-    let drops = 0;
-    let logins = 0;
-    for (const e of list) {
-      if (e.state === state) continue; // a replayed event
-      if (state === 'usable') usableMs += e.ts - since;
-      if (state === 'usable' && e.state !== 'usable') drops++;
-      if (e.state === 'logging_in') logins++;
-      state = e.state;
-      since = e.ts;
-    }
-    if (state === 'usable') usableMs += toMs - since;
-    out_.push({
-      connection,
-      usableSeconds: Math.round(usableMs / 1000),
-      usablePercent: Math.round((usableMs / (toMs - fromMs)) * 10000) / 100,
-      drops,
-      logins,
-      stateAtEnd: state,
-      knownFrom: knownFrom < toMs ? iso(knownFrom) : null,
-    });
-  }
-  return out_;
-}
-
 async function queryUptime(flags: RangeFlags): Promise<void> {
   const config = readConfig(flags);
   const { fromMs, toMs } = range(flags);
-  const table_ = qualifiedName(config.clickhouse.database, 'session_events');
-  const filter = connectionFilter(flags.connection);
-  const [before, events] = await withClickHouse(config, (ch) =>
-    Promise.all([
-      queryRows<{ connection: string; state: string }>(ch, config, `SELECT connection, argMax(state, ts_ms) AS state FROM ${table_} WHERE ts_ms < ${Math.floor(fromMs)}${filter} GROUP BY connection`),
-      queryRows<{ connection: string; ts_s: string; state: string }>(
-        ch,
-        config,
-        `SELECT connection, toString(ts_ms) AS ts_s, state FROM ${table_} WHERE ts_ms >= ${Math.floor(fromMs)} AND ts_ms < ${Math.floor(toMs)}${filter} ORDER BY connection, ts_ms`,
-      ),
-    ]),
-  );
-  const initial = new Map(before.map((b) => [b.connection, b.state]));
-  const result = computeUptime(events.map((e) => ({ connection: e.connection, state: e.state, ts_ms: Number(e.ts_s) })), initial, fromMs, toMs);
+  const result = await withOperations(config, (ops) => ops.uptime({ fromMs, toMs, ...(flags.connection ? { connection: flags.connection } : {}) }));
   if (flags.json) return printJson({ from: iso(fromMs), to: iso(toMs), connections: result });
   if (result.length === 0) return out(`no session events up to ${iso(toMs)}`);
   out(`session uptime, ${iso(fromMs)} → ${iso(toMs)}`);

@@ -1,15 +1,14 @@
-import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { findConnection } from '../../src/config/loadConfig';
 import type { ConnectionConfig, IbflowConfig } from '../../src/config/schema';
-import { sessionWorkflowId } from '../../src/contract/ids';
 import type { ReloginResult, SessionStatus } from '../../src/contract/sessionStatus';
-import { pauseSignal, reloginUpdate, resumeSignal, statusQuery } from '../../workflows/messages';
+import { NoAnswerError, RequestRefusedError, StateNotReachedError } from '../../src/operations/errors';
+import type { SessionStatusRow } from '../../src/operations/sessionControl';
 import { configOption, readConfig } from '../support/configFile';
-import { CliError, EXIT, notFound } from '../support/errors';
+import { CliError, EXIT } from '../support/errors';
 import { note, out, printJson, table } from '../support/io';
 import { parseDuration, ago } from '../support/time';
-import { isNotFound, shortReason, withDeadline, withTemporal } from '../support/temporal';
+import { withOperations } from '../support/operations';
 
 export function registerSessionCommand(program: Command): void {
   const session = program
@@ -56,36 +55,13 @@ export function registerSessionCommand(program: Command): void {
   }
 }
 
-export interface StatusRow {
-  connectionId: string;
-  mode: string;
-  username: string;
-  workflowId: string;
-  /** null when the workflow has not been started (or cannot be asked). */
-  status: SessionStatus | null;
-  workflow: 'running' | 'closed' | 'not_started' | 'unknown';
-  error?: string;
-}
-
-async function queryStatus(client: Client, c: ConnectionConfig): Promise<StatusRow> {
-  const workflowId = sessionWorkflowId(c.username);
-  const row: StatusRow = { connectionId: c.id, mode: c.mode, username: c.username, workflowId, status: null, workflow: 'unknown' };
-  const handle = client.workflow.getHandle(workflowId);
-  try {
-    const desc = await withDeadline(client, 10_000, () => handle.describe());
-    row.workflow = desc.status.name === 'RUNNING' ? 'running' : 'closed';
-    row.status = await withDeadline(client, 10_000, () => handle.query(statusQuery));
-  } catch (err) {
-    if (isNotFound(err)) row.workflow = 'not_started';
-    else row.error = shortReason(err);
-  }
-  return row;
-}
+/** One row of `ibflow session status --json`. */
+export type StatusRow = SessionStatusRow;
 
 async function status(id: string | undefined, flags: { config?: string; json?: boolean }): Promise<void> {
   const config = readConfig(flags);
   const connections = id ? [findConnection(config, id)] : config.connections;
-  const rows = await withTemporal(config, (client) => Promise.all(connections.map((c) => queryStatus(client, c))));
+  const rows = await withOperations(config, (ops) => ops.sessionStatuses(connections));
   if (flags.json) return printJson(id ? rows[0] : rows);
   if (rows.length === 0) return out('no connections configured; add one with: ibflow connection add');
   out(
@@ -110,59 +86,19 @@ async function status(id: string | undefined, flags: { config?: string; json?: b
   );
 }
 
-async function sessionHandle(client: Client, c: ConnectionConfig) {
-  const handle = client.workflow.getHandle(sessionWorkflowId(c.username));
-  try {
-    const desc = await withDeadline(client, 10_000, () => handle.describe());
-    if (desc.status.name !== 'RUNNING') {
-      throw new CliError(`the session workflow of "${c.id}" (${handle.workflowId}) is ${desc.status.name.toLowerCase()}; start it again with: ibflow start`, EXIT.failure);
-    }
-  } catch (err) {
-    if (isNotFound(err)) throw notFound(`no session workflow for "${c.id}" (${handle.workflowId}); start it with: ibflow start`);
-    throw err;
-  }
-  return handle;
-}
-
-/** Prints state changes to stderr while `until` runs. */
-async function watchWhile<T>(client: Client, c: ConnectionConfig, until: Promise<T>): Promise<T> {
-  const handle = client.workflow.getHandle(sessionWorkflowId(c.username));
-  let last = '';
-  let done = false;
-  const watcher = (async () => {
-    while (!done) {
-      try {
-        const s = await withDeadline(client, 5_000, () => handle.query(statusQuery));
-        const line = `  ${s.state} — ${s.reason}`;
-        if (line !== last && !done) note(line);
-        last = line;
-      } catch {
-        // a missed poll is fine; the result still comes
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  })();
-  try {
-    return await until;
-  } finally {
-    done = true;
-    await watcher;
-  }
-}
-
 export async function runRelogin(config: IbflowConfig, c: ConnectionConfig, opts: { json: boolean; timeoutMs?: number }): Promise<ReloginResult> {
-  const result = await withTemporal(config, async (client) => {
-    const handle = await sessionHandle(client, c);
-    note(`relogin ${c.id} (${handle.workflowId}): waiting until the session is usable or has failed…`);
-    const update = handle.executeUpdate(reloginUpdate).catch((err: unknown) => {
-      const reason = shortReason(err);
-      throw new CliError(`relogin refused: ${reason}${/paused/.test(reason) ? ` (ibflow session resume ${c.id})` : ''}`, EXIT.failure);
-    });
-    const timeoutMs = opts.timeoutMs ?? 11 * 60_000;
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new CliError(`no answer within ${Math.round(timeoutMs / 1000)} s; the session keeps trying (ibflow session status ${c.id})`, EXIT.failure)), timeoutMs).unref(),
-    );
-    return watchWhile(client, c, Promise.race([update, timeout]));
+  const result = await withOperations(config, async (ops) => {
+    try {
+      return await ops.relogin(c, {
+        timeoutMs: opts.timeoutMs ?? 11 * 60_000,
+        onProgress: (event) =>
+          note(event.kind === 'started' ? `relogin ${c.id} (${event.workflowId}): waiting until the session is usable or has failed…` : `  ${event.status.state} — ${event.status.reason}`),
+      });
+    } catch (err) {
+      if (err instanceof RequestRefusedError) throw new CliError(`relogin refused: ${err.reason}${/paused/.test(err.reason) ? ` (ibflow session resume ${c.id})` : ''}`, EXIT.failure);
+      if (err instanceof NoAnswerError) throw new CliError(`no answer within ${Math.round(err.timeoutMs / 1000)} s; the session keeps trying (ibflow session status ${c.id})`, EXIT.failure);
+      throw err;
+    }
   });
   if (opts.json) printJson({ connectionId: c.id, ...result });
   else out(`${c.id}: ${result.ok ? 'usable' : `not usable (${result.state})`} — ${result.reason}`);
@@ -171,24 +107,24 @@ export async function runRelogin(config: IbflowConfig, c: ConnectionConfig, opts
 }
 
 async function pauseOrResume(config: IbflowConfig, c: ConnectionConfig, what: 'pause' | 'resume', opts: { wait: boolean; timeoutMs: number; json: boolean }): Promise<void> {
-  await withTemporal(config, async (client) => {
-    const handle = await sessionHandle(client, c);
-    await withDeadline(client, 10_000, () => handle.signal(what === 'pause' ? pauseSignal : resumeSignal));
-    if (!opts.wait) {
-      out(`${what} sent to ${handle.workflowId}`);
-      return;
+  await withOperations(config, async (ops) => {
+    let s: SessionStatus | null;
+    try {
+      s = await ops.setPaused(c, what === 'pause', {
+        wait: opts.wait,
+        timeoutMs: opts.timeoutMs,
+        onSent: (workflowId) => {
+          if (!opts.wait) out(`${what} sent to ${workflowId}`);
+          else note(what === 'pause' ? `pausing ${c.id} (a running login finishes first)…` : `resuming ${c.id}…`);
+        },
+      });
+    } catch (err) {
+      if (err instanceof StateNotReachedError) {
+        throw new CliError(`${what} sent, but the session is still ${err.lastState ?? 'unknown'} after ${Math.round(err.timeoutMs / 1000)} s`, EXIT.failure);
+      }
+      throw err;
     }
-    note(what === 'pause' ? `pausing ${c.id} (a running login finishes first)…` : `resuming ${c.id}…`);
-    const deadline = Date.now() + opts.timeoutMs;
-    let s: SessionStatus | null = null;
-    while (Date.now() < deadline) {
-      s = await withDeadline(client, 10_000, () => handle.query(statusQuery)).catch(() => null);
-      if (s && (what === 'pause' ? s.state === 'paused' : s.state !== 'paused')) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    if (!s || (what === 'pause' ? s.state !== 'paused' : s.state === 'paused')) {
-      throw new CliError(`${what} sent, but the session is still ${s?.state ?? 'unknown'} after ${Math.round(opts.timeoutMs / 1000)} s`, EXIT.failure);
-    }
+    if (!s) return;
     if (opts.json) printJson(s);
     else out(`${c.id}: ${s.state} — ${s.reason}`);
   });

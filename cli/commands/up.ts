@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { createClient } from '@clickhouse/client';
 import type { Command } from 'commander';
 import { defaultStateDir } from '../../src/config/loadConfig';
 import { startEmbeddedStack, type EmbeddedStack } from '../../stack/embeddedStack';
-import { sessionStatuses } from '../../src/operations/connectionWorkflows';
+import { createOperations } from '../../src/operations/operations';
+import type { SessionStatus } from '../../src/contract/sessionStatus';
 import { parsePort } from './sim';
 
 interface UpFlags {
@@ -79,18 +79,15 @@ async function runUp(flags: UpFlags): Promise<void> {
 }
 
 async function waitUntilStreaming(stack: EmbeddedStack, timeoutMs: number, say: (l: string) => void): Promise<boolean> {
-  const ch = createClient({ url: stack.clickhouseUrl });
+  const ops = createOperations(stack.config);
   const deadline = Date.now() + timeoutMs;
   let lastLine = '';
   try {
     while (Date.now() < deadline) {
-      const statuses = await sessionStatuses(stack.config).catch(() => new Map());
+      const statuses = await ops.statusByConnection().catch(() => new Map<string, SessionStatus | null>());
       const sessions = [...statuses.entries()].map(([id, s]) => `${id}: ${s ? s.state : 'starting'}`).join(', ');
-      const rows = await ch
-        .query({ query: `SELECT conid, count() AS n FROM ${stack.config.clickhouse.database}.depth WHERE kind != 'gap' GROUP BY conid`, format: 'JSONEachRow' })
-        .then((rs) => rs.json<{ conid: number; n: string }>())
-        .catch(() => [] as { conid: number; n: string }[]);
-      const depth = rows.length ? rows.map((r) => `${r.conid}: ${r.n} rows`).join(', ') : 'no depth rows yet';
+      const rows = await ops.streamedRowCounts().catch(() => []);
+      const depth = rows.length ? rows.map((r) => `${r.conid}: ${r.rows} rows`).join(', ') : 'no depth rows yet';
       const line = `  sessions [${sessions}] · depth [${depth}]`;
       if (line !== lastLine) say(line);
       lastLine = line;
@@ -100,6 +97,6 @@ async function waitUntilStreaming(stack: EmbeddedStack, timeoutMs: number, say: 
     }
     return false;
   } finally {
-    await ch.close();
+    await ops.close();
   }
 }

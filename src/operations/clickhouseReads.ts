@@ -6,8 +6,8 @@ import { ClickHouseQueryError, ClickHouseTablesMissingError, ClickHouseUnreachab
 /** Runs one read query and returns its rows (JSONEachRow). */
 export type RunQuery = <T>(sql: string) => Promise<T[]>;
 
-/** A ClickHouse client for reads, with its own credential from clickhouse.passwordRef (if any). */
-export async function createReadClient(config: IbflowConfig): Promise<ClickHouseClient> {
+/** A ClickHouse client for the configured server, with its own credential from clickhouse.passwordRef (if any). */
+export async function createClickHouseClient(config: IbflowConfig): Promise<ClickHouseClient> {
   const password = config.clickhouse.passwordRef ? await new SecretResolver(config.stateDir).resolve(config.clickhouse.passwordRef) : undefined;
   return createClient({ url: config.clickhouse.url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: 30_000, log: { level: ClickHouseLogLevel.OFF } });
 }

@@ -311,3 +311,15 @@ export function streamGapsOf(rows: readonly GapRow[]): StreamGap[] {
 export async function streamGaps(run: RunQuery, p: RateParams): Promise<StreamGap[]> {
   return streamGapsOf(await run<GapRow>(streamGapsSql(p)));
 }
+
+// --------------------------------------------------------------------------------- streamed rows
+
+/** Book rows stored so far per instrument (gap markers left out): how `up` sees depth arrive. */
+export function streamedRowCountsSql(p: { database: string }): string {
+  return [`SELECT conid, count() AS n`, `FROM ${qualifiedName(p.database, 'depth')}`, "WHERE kind != 'gap'", 'GROUP BY conid', 'ORDER BY conid'].join('\n');
+}
+
+export async function streamedRowCounts(run: RunQuery, p: { database: string }): Promise<{ conid: number; rows: number }[]> {
+  const rows = await run<{ conid: number; n: string }>(streamedRowCountsSql(p));
+  return rows.map((r) => ({ conid: Number(r.conid), rows: Number(r.n) }));
+}

@@ -9,9 +9,9 @@ import type { IbflowConfig } from '../config/schema';
 import type { ReloginResult, SessionStatus } from '../contract/sessionStatus';
 import { connectTemporal, type ConnectedClient } from '../temporal/temporalClient';
 import { shortReason } from '../temporal/temporalRpc';
-import { createReadClient, readQueryRunner, type RunQuery } from './clickhouseReads';
-import { startConnectionWorkflowsWith, startDepthMaintenanceWith } from './connectionWorkflows';
-import { bookAt, latestBook, spreadPerInterval, streamGaps, updateRate, type Book, type InstrumentRate, type SpreadBucket, type StreamGap } from './depthQueries';
+import { createClickHouseClient, readQueryRunner, type RunQuery } from './clickhouseReads';
+import { sessionStatusesWith, startConnectionWorkflowsWith, startDepthMaintenanceWith } from './connectionWorkflows';
+import { bookAt, latestBook, spreadPerInterval, streamedRowCounts, streamGaps, updateRate, type Book, type InstrumentRate, type SpreadBucket, type StreamGap } from './depthQueries';
 import { TemporalUnreachableError } from './errors';
 import {
   relogin,
@@ -43,6 +43,8 @@ export interface Operations {
   startConnectionWorkflows(progress: (line: string) => void, connections?: IbflowConfig['connections']): Promise<void>;
   startDepthMaintenance(progress: (line: string) => void): Promise<void>;
   sessionStatuses(connections?: readonly SessionTarget[]): Promise<SessionStatusRow[]>;
+  /** Every configured connection's safe status (null while its workflow is not there yet). */
+  statusByConnection(): Promise<Map<string, SessionStatus | null>>;
   relogin(c: SessionTarget, opts?: ReloginOptions): Promise<ReloginResult>;
   setPaused(c: SessionTarget, paused: boolean, opts?: PauseOptions): Promise<SessionStatus | null>;
   stopConnection(c: SessionTarget, opts: StopOptions): Promise<('session' | 'depth')[]>;
@@ -53,6 +55,7 @@ export interface Operations {
   updateRate(p: Range & { conid?: number }): Promise<InstrumentRate[]>;
   streamGaps(p: Range & { conid?: number }): Promise<StreamGap[]>;
   uptime(p: Range): Promise<Uptime[]>;
+  streamedRowCounts(): Promise<{ conid: number; rows: number }[]>;
 
   close(): Promise<void>;
 }
@@ -70,7 +73,7 @@ export function createOperations(config: IbflowConfig, opts: OperationsOptions =
     return (await temporal).client;
   };
   const query: RunQuery = async <T>(sql: string) => {
-    clickhouse ??= createReadClient(config).catch((err: unknown) => {
+    clickhouse ??= createClickHouseClient(config).catch((err: unknown) => {
       clickhouse = null;
       throw err;
     });
@@ -85,6 +88,7 @@ export function createOperations(config: IbflowConfig, opts: OperationsOptions =
       startConnectionWorkflowsWith(await temporalClient(), connections ? { ...config, connections } : config, progress),
     startDepthMaintenance: async (progress) => startDepthMaintenanceWith(await temporalClient(), config, progress),
     sessionStatuses: async (connections) => sessionStatusRows(await temporalClient(), connections ?? config.connections),
+    statusByConnection: async () => sessionStatusesWith(await temporalClient(), config),
     relogin: async (c, o) => relogin(await temporalClient(), c, o),
     setPaused: async (c, paused, o) => setSessionPaused(await temporalClient(), c, paused, o),
     stopConnection: async (c, o) => stopConnectionWorkflows(await temporalClient(), c, o),
@@ -94,6 +98,7 @@ export function createOperations(config: IbflowConfig, opts: OperationsOptions =
     updateRate: (p) => updateRate(query, { database, ...p }),
     streamGaps: (p) => streamGaps(query, { database, ...p }),
     uptime: (p) => sessionUptime(query, { database, ...p }),
+    streamedRowCounts: () => streamedRowCounts(query, { database }),
     async close() {
       const [t, ch] = [temporal, clickhouse];
       temporal = clickhouse = null;

@@ -157,10 +157,22 @@ export async function setSessionPaused(client: Client, c: SessionTarget, paused:
   return s;
 }
 
+/** Signals `pause` or `resume` without checking the workflow first or waiting (the soak's operator). */
+export async function signalPaused(client: Client, username: string, paused: boolean): Promise<void> {
+  const handle = client.workflow.getHandle(sessionWorkflowId(username));
+  await withDeadline(client, RPC_DEADLINE_MS, () => handle.signal(paused ? pauseSignal : resumeSignal));
+}
+
 /** Signals `forceRelogin` (fire and forget: the workflow logs in fresh when it can). */
 export async function forceRelogin(client: Client, username: string): Promise<void> {
   const handle = client.workflow.getHandle(sessionWorkflowId(username));
   await withDeadline(client, RPC_DEADLINE_MS, () => handle.signal(forceReloginSignal));
+}
+
+/** Ends a session workflow at once, without the `stop` signal (benchmarks restarting it with other inputs). */
+export async function terminateSession(client: Client, username: string, reason: string): Promise<void> {
+  const handle = client.workflow.getHandle(sessionWorkflowId(username));
+  await withDeadline(client, RPC_DEADLINE_MS, () => handle.terminate(reason));
 }
 
 export interface StopOptions {
