@@ -6,8 +6,10 @@
  */
 import { startConnectionWorkflows } from '../src/operations/connectionWorkflows';
 import { DEMO_CONNECTIONS } from '../stack/demoSetup';
-import { CONTROL_TASK_QUEUE, sessionWorkflowId } from '../src/contract/ids';
-import { statusQuery } from '../workflows/messages';
+import { sessionWorkflowId } from '../src/contract/ids';
+import { startSessionWorkflow } from '../src/operations/connectionWorkflows';
+import { querySessionStatus, terminateSession } from '../src/operations/sessionControl';
+import { sessionHistoryLength } from '../src/operations/workflowHistory';
 import { simControl, startTestStack, waitFor, type TestStack } from '../test/support/testStack';
 
 const paperDrops = Number(process.argv[2] ?? 7);
@@ -22,12 +24,11 @@ function percentile(values: number[], p: number): number {
 }
 
 async function historyLength(stack: TestStack, username: string): Promise<number> {
-  const history = await stack.client.workflow.getHandle(sessionWorkflowId(username)).fetchHistory();
-  return history.events?.length ?? 0;
+  return sessionHistoryLength(stack.client, username);
 }
 
 async function usable(stack: TestStack, username: string): Promise<boolean> {
-  return (await stack.client.workflow.getHandle(sessionWorkflowId(username)).query(statusQuery)).state === 'usable';
+  return (await querySessionStatus(stack.client, username)).state === 'usable';
 }
 
 async function measureRecoveries(stack: TestStack, c: (typeof DEMO_CONNECTIONS)[number], drops: number): Promise<number[]> {
@@ -79,12 +80,11 @@ async function main(): Promise<void> {
     const perRecovery = (await historyLength(stack, paper.username)) - beforeDrop;
 
     // Events per keepalive refresh: restart the paper session with a 20 s refresh and count.
-    const handle = stack.client.workflow.getHandle(sessionWorkflowId(paper.username));
-    await handle.terminate('benchmark: restart with a short keepalive refresh');
-    await stack.client.workflow.start('sessionWorkflow', {
-      taskQueue: CONTROL_TASK_QUEUE,
+    await terminateSession(stack.client, paper.username, 'benchmark: restart with a short keepalive refresh');
+    await startSessionWorkflow(stack.client, {
       workflowId: sessionWorkflowId(paper.username),
-      args: [{ connectionId: paper.id, keepaliveMaxDurationMs: REFRESH_MS, maintenance: { daily: [], weekly: [] } }],
+      input: { connectionId: paper.id, keepaliveMaxDurationMs: REFRESH_MS, maintenance: { daily: [], weekly: [] } },
+      useExisting: false,
     });
     await waitFor('usable', () => usable(stack, paper.username), 120_000);
     const refreshStart = await historyLength(stack, paper.username);

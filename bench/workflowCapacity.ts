@@ -16,6 +16,7 @@ import { createLogger } from '../src/logging/logger';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { CONTROL_TASK_QUEUE, podTaskQueue } from '../src/contract/ids';
 import { freePort } from '../src/util/freePort';
+import { startSessionWorkflow } from '../src/operations/connectionWorkflows';
 
 const N = Number(process.argv[2] ?? 1000);
 const POD = 'cap';
@@ -72,10 +73,10 @@ async function main(): Promise<void> {
         for (let i = 0; i < N; i += 50) {
           await Promise.all(
             Array.from({ length: Math.min(50, N - i) }, (_, k) =>
-              client.workflow.start('sessionWorkflow', {
-                taskQueue: CONTROL_TASK_QUEUE,
+              startSessionWorkflow(client, {
                 workflowId: `ibkr-session:bench-${i + k}`,
-                args: [{ connectionId: `bench-${i + k}`, maintenance: { daily: [], weekly: [] } }],
+                input: { connectionId: `bench-${i + k}`, maintenance: { daily: [], weekly: [] } },
+                useExisting: false,
               }),
             ),
           );
