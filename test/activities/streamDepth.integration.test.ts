@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { sleep } from '../sim/simTestKit';
-import { sentFor, startHarness, storedAudit, type Harness } from './streamHarness';
+import { sentFor, startHarness, storedAudit, storedBookInvariants, type Harness } from './streamHarness';
 
 jest.setTimeout(180_000);
 
@@ -66,6 +66,31 @@ describe('depth stream (harness: real simulator + real ClickHouse)', () => {
     );
     expect(Number(seq!.lo)).toBe(1);
     expect(Number(seq!.n)).toBe(Number(seq!.hi));
+    const invariants = await storedBookInvariants(h); // spill and replay keep every book intact
+    expect(invariants.crossed).toEqual([]);
+    expect(invariants.outOfOrder).toEqual([]);
+  });
+
+  test('invariants over stored books (delta frames, periodic snapshots, a resubscribe): no crossed snapshot, seq strictly increasing per stream_id', async () => {
+    h = await startHarness({
+      sim: { depth: { framesPerSecond: 100, variant: { frames: 'delta', sizes: 'string', topicExchange: false } } },
+      depth: { snapshotEveryMs: 1_000, staleAfterMs: 1_000 },
+    });
+    const run = h.start([{ conid: AAPL }]);
+    await until('frames and periodic snapshots', async () => (await storedAudit(h!, AAPL)).frames > 200);
+    await h.simControl('POST', '/sim/control/depth', { paused: true }); // silence: the watchdog opens a new epoch
+    await until('a resubscribe', async () => h!.logs.some((l) => l.msg.includes('stale')), 15_000);
+    const before = (await storedAudit(h, AAPL)).frames;
+    await h.simControl('POST', '/sim/control/depth', { paused: false });
+    await until('frames on the new epoch', async () => (await storedAudit(h!, AAPL)).frames > before + 100);
+    await quiesceAndStop(h, run);
+
+    const invariants = await storedBookInvariants(h);
+    expect(invariants.streams).toBe(2);
+    expect(invariants.framesChecked).toBeGreaterThan(100);
+    expect(invariants.snapshotsChecked).toBeGreaterThan(3); // the two opening ladders and periodic snapshots
+    expect(invariants.crossed).toEqual([]);
+    expect(invariants.outOfOrder).toEqual([]);
   });
 
   test('a session drop ends the stream with a closing gap marker and SessionLost; the next stream starts with a gap and a full snapshot', async () => {
