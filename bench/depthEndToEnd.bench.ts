@@ -11,7 +11,7 @@
  * frames are taken as spread evenly across that interval (weighted by rows).
  */
 import { loadavg } from 'node:os';
-import { startHarness, type Harness } from '../test/activities/streamHarness';
+import { startHarness, type Harness } from './depthRig';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -10,7 +10,10 @@ import { sessionWorkflowId } from '../src/contract/ids';
 import { startSessionWorkflow } from '../src/operations/connectionWorkflows';
 import { querySessionStatus, terminateSession } from '../src/operations/sessionControl';
 import { sessionHistoryLength } from '../src/operations/workflowHistory';
-import { simControl, startTestStack, waitFor, type TestStack } from '../test/support/testStack';
+import { simControl } from '../sim/controlClient';
+import { waitFor } from '../src/util/waitFor';
+// The type keeps its old local name so the benchmark's own lines stay as they are.
+import { startScratchStack, type ScratchStack as TestStack } from '../stack/scratchStack';
 
 const paperDrops = Number(process.argv[2] ?? 7);
 const liveDrops = Number(process.argv[3] ?? 4);
@@ -50,7 +53,7 @@ async function measureRecoveries(stack: TestStack, c: (typeof DEMO_CONNECTIONS)[
 }
 
 async function main(): Promise<void> {
-  const stack = await startTestStack({
+  const stack = await startScratchStack({
     editConfig: (c) => ({ ...c, session: { ...c.session, keepaliveIntervalMs: 60_000 } }),
   });
   try {

@@ -6,6 +6,8 @@ import { freePort } from '../src/util/freePort';
 import { freeStackPorts } from './freeStackPorts';
 import { startStack, type Stack } from './startStack';
 
+export type ScratchStack = Stack;
+
 export interface ScratchStackOptions {
   /** Config edits applied after the demo config is written (e.g. a shorter keepalive). */
   editConfig?: (config: IbflowConfig) => IbflowConfig;
@@ -17,7 +19,7 @@ export interface ScratchStackOptions {
  * dir, Temporal and ClickHouse on free ports, simulators and workers in this process, nothing
  * restarted behind the caller's back. stop() removes the state dir.
  */
-export async function startScratchStack(opts: ScratchStackOptions = {}): Promise<Stack> {
+export async function startScratchStack(opts: ScratchStackOptions = {}): Promise<ScratchStack> {
   const stateDir = mkdtempSync(join(tmpdir(), 'ibflow-test-'));
   try {
     const [ports, gw1, gw2] = await Promise.all([freeStackPorts(), freePort(), freePort()]);
