@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { BrowserLoginError, loginWithBrowser as driveLoginPage } from '../src/browser/browserLogin';
 import { SecretMissingError, SecretStoreError } from '../src/secrets/secretStore';
-import { CLOCK_SKEW_WARN_MS } from '../src/contract/sessionStatus';
 import { FailureType } from '../src/contract/failureTypes';
 import { InvalidActivationCodeError, planTotpStep, totpCodeForStep } from '../src/totp/totpCode';
 import { metrics, recordLoginFailure } from '../src/metrics/metrics';
+import { browserLoginFailure } from './browserLoginFailure';
 import type { PodDependencies } from './podDependencies';
 
 export interface BrowserLoginResult {
@@ -86,35 +86,9 @@ export function createLoginWithBrowser(deps: PodDependencies) {
       if (err instanceof ApplicationFailure) throw err;
       if (!(err instanceof BrowserLoginError)) throw err;
       deps.log.warn({ connectionId, kind: err.kind, evidence: err.evidence?.screenshot }, 'browser login failed');
-      const evidence = err.evidence ? ` (evidence: ${err.evidence.screenshot})` : '';
-      const failure = (type: string, nonRetryable: boolean) => {
-        recordLoginFailure(connectionId, type);
-        return ApplicationFailure.create({ type, message: `${err.message}${evidence}`, nonRetryable, details: [{ totpStep }] });
-      };
-      switch (err.kind) {
-        case 'invalid_credentials':
-        case 'mode_mismatch':
-          throw failure(FailureType.InvalidCredentials, true);
-        case 'totp_rejected': {
-          // The usual cause besides a wrong activation code: this pod's clock (codes are time-based).
-          const skewMs = deps.gateway(connectionId).lastClockSkewMs;
-          if (typeof skewMs === 'number' && Math.abs(skewMs) > CLOCK_SKEW_WARN_MS) {
-            const direction = skewMs < 0 ? 'ahead of' : 'behind';
-            err.message += `; this pod's clock is ${Math.round(Math.abs(skewMs) / 1000)} s ${direction} the gateway's Date header — fix NTP, authenticator codes depend on the time`;
-          }
-          throw failure(FailureType.TotpRejected, true);
-        }
-        case 'second_factor_unavailable':
-          throw failure(FailureType.InvalidTotpSecret, true);
-        case 'account_locked':
-          throw failure(FailureType.AccountLocked, true);
-        case 'login_unavailable':
-          throw failure(FailureType.GatewayUnavailable, false);
-        case 'page_changed':
-          throw failure(FailureType.LoginPageChanged, true);
-        case 'timeout':
-          throw failure(FailureType.LoginFailed, true);
-      }
+      const failure = browserLoginFailure(err, { totpStep, clockSkewMs: () => deps.gateway(connectionId).lastClockSkewMs });
+      recordLoginFailure(connectionId, failure.type);
+      throw ApplicationFailure.create(failure);
     } finally {
       clearInterval(heartbeat);
       typedCode = '';

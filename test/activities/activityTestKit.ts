@@ -60,6 +60,12 @@ export function recordingEnvironment(): { env: MockActivityEnvironment; heartbea
   return { env, heartbeats, sdkLog };
 }
 
+/** Runs an activity function in the environment, keeping its own argument and result types. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function runIn<A extends (...args: any[]) => Promise<unknown>>(env: MockActivityEnvironment, activity: A, ...args: Parameters<A>): ReturnType<A> {
+  return env.run(activity, ...args) as ReturnType<A>;
+}
+
 /** Settles a promise into its rejection; fails the test when it resolves or is still running after `withinMs`. */
 export async function failureOf(promise: Promise<unknown>, withinMs = 5_000): Promise<ActivityFailure> {
   let timer: NodeJS.Timeout | undefined;

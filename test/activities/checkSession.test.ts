@@ -6,7 +6,7 @@ import { createCheckSession } from '../../activities/checkSession';
 import { FailureType } from '../../src/contract/failureTypes';
 import type { GatewayClient } from '../../src/gateway/gatewayClient';
 import { eventually, http, loginViaHttp, PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
-import { control, failureOf, podDeps, recordingEnvironment, simGateway } from './activityTestKit';
+import { control, failureOf, podDeps, recordingEnvironment, runIn, simGateway } from './activityTestKit';
 
 let sim: TestSim;
 let gateway: GatewayClient;
@@ -25,7 +25,7 @@ afterEach(async () => {
   await control.clearFaults(sim);
 });
 
-const check = () => recordingEnvironment().env.run(createCheckSession(podDeps(gateway)), 'paper-1');
+const check = () => runIn(recordingEnvironment().env, createCheckSession(podDeps(gateway)), 'paper-1');
 const openBridge = () => http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
 
 test('before any login (401) the SSO session is gone', async () => {
@@ -87,7 +87,7 @@ test('a 429 is RateLimited with its wait; a 5xx and an unexpected status are Gat
 test('an unreachable gateway is GatewayUnavailable, retryable', async () => {
   const nobody = simGateway({ url: 'https://127.0.0.1:1' });
   try {
-    const err = await failureOf(recordingEnvironment().env.run(createCheckSession(podDeps(nobody)), 'paper-1'));
+    const err = await failureOf(runIn(recordingEnvironment().env, createCheckSession(podDeps(nobody)), 'paper-1'));
     expect(err.type).toBe(FailureType.GatewayUnavailable);
     expect(err.nonRetryable).toBe(false);
     expect(err.message).toMatch(/unreachable \(ECONNREFUSED\)/);

@@ -4,7 +4,7 @@ import type { ControlDependencies } from '../../activities/controlDependencies';
 import { FailureType } from '../../src/contract/failureTypes';
 import { parseConfig } from '../../src/config/loadConfig';
 import type { IbflowConfig } from '../../src/config/schema';
-import { failureOf, recordingEnvironment } from './activityTestKit';
+import { failureOf, recordingEnvironment, runIn } from './activityTestKit';
 
 const paper = { id: 'me-paper', mode: 'paper', username: 'PaperUser', passwordRef: 'env:PAPER_PW', pod: 'pod-a', gateway: { url: 'https://localhost:5000', verifyTls: false } };
 const live = {
@@ -20,7 +20,7 @@ const live = {
 };
 
 function describeWith(config: () => IbflowConfig) {
-  const run = (id: string) => recordingEnvironment().env.run(createDescribeConnection({ config } as unknown as ControlDependencies), id);
+  const run = (id: string) => runIn(recordingEnvironment().env, createDescribeConnection({ config } as unknown as ControlDependencies), id);
   return run;
 }
 

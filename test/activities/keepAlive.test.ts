@@ -8,7 +8,7 @@ import { createKeepAlive } from '../../activities/keepAlive';
 import { FailureType } from '../../src/contract/failureTypes';
 import type { GatewayClient } from '../../src/gateway/gatewayClient';
 import { eventually, loginViaHttp, PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
-import { control, failureOf, podDeps, recordingEnvironment, simGateway } from './activityTestKit';
+import { control, failureOf, podDeps, recordingEnvironment, runIn, simGateway } from './activityTestKit';
 
 const INTERVAL_MS = 40;
 let sim: TestSim;
@@ -28,7 +28,7 @@ afterEach(async () => {
 /** Starts the keepalive and resolves once it has tickled successfully `tickles` times (seen in heartbeats). */
 async function startKeepAlive(opts: { maxDurationMs?: number } = {}, tickles = 2) {
   const { env, heartbeats } = recordingEnvironment();
-  const run = env.run(createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS, ...opts });
+  const run = runIn(env, createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS, ...opts });
   run.catch(() => undefined); // observed by the test; keeps an early failure from going unhandled
   const tickled = () => new Set(heartbeats.map((h) => (h as { lastTickleAt: string | null }).lastTickleAt).filter(Boolean)).size;
   await eventually(() => tickled() >= tickles, 5000, `${tickles} tickles`);
@@ -38,7 +38,7 @@ async function startKeepAlive(opts: { maxDurationMs?: number } = {}, tickles = 2
 test('while healthy it tickles and heartbeats the last tickle, then ends itself with refresh', async () => {
   const startedAt = Date.now();
   const { env, heartbeats } = recordingEnvironment();
-  const ended = await env.run(createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS, maxDurationMs: 300 });
+  const ended = await runIn(env, createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS, maxDurationMs: 300 });
   expect(ended.reason).toBe('refresh');
   expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
   const tickleTimes = new Set(heartbeats.map((h) => (h as { lastTickleAt: string }).lastTickleAt));
@@ -83,7 +83,7 @@ test('a gateway restart loses the session: unreachable while down (retryable), s
   const restarted = await startTestSim({ port, stateDir, authDelayMs: 0 });
   try {
     const { env } = recordingEnvironment();
-    expect(await env.run(createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS })).toEqual({ reason: 'sso_gone', lastTickleAt: null });
+    expect(await runIn(env, createKeepAlive(podDeps(gateway)), 'paper-1', { intervalMs: INTERVAL_MS })).toEqual({ reason: 'sso_gone', lastTickleAt: null });
   } finally {
     await restarted.stop();
   }

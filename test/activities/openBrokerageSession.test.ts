@@ -8,7 +8,7 @@ import { createOpenBrokerageSession } from '../../activities/openBrokerageSessio
 import { FailureType } from '../../src/contract/failureTypes';
 import type { GatewayClient } from '../../src/gateway/gatewayClient';
 import { eventually, http, loginViaHttp, PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
-import { control, failureOf, podDeps, recordingEnvironment, simGateway } from './activityTestKit';
+import { control, failureOf, podDeps, recordingEnvironment, runIn, simGateway } from './activityTestKit';
 
 let sim: TestSim;
 let gateway: GatewayClient;
@@ -29,7 +29,7 @@ afterEach(async () => {
 
 function open(compete: boolean, client: GatewayClient = gateway) {
   const { env, heartbeats } = recordingEnvironment();
-  const run = env.run(createOpenBrokerageSession(podDeps(client)), 'paper-1', { compete });
+  const run = runIn(env, createOpenBrokerageSession(podDeps(client)), 'paper-1', { compete });
   run.catch(() => undefined);
   return { env, heartbeats, run };
 }
