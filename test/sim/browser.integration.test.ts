@@ -78,6 +78,8 @@ describe('login page in Chromium', () => {
     await page.fill('input#xyz-field-silver-response', totpCode());
     await page.click('form.xyzform-silver button[type=submit]');
     await page.waitForFunction(LOGIN_SUCCEEDED);
+    // One factor, one good login: nothing failed on the way.
+    expect((await http(sim.controlUrl, 'GET', '/sim/control/stats')).json().logins.liveuser).toMatchObject({ ok: 1, failed: 0 });
     await page.context().close();
   });
 

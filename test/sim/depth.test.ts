@@ -41,12 +41,17 @@ describe('depth', () => {
     ws.send('sbd+U2222222+265598');
     ws.send('sbd+U2222222+8314');
     ws.send('sbd+U3333333+8314'); // another account has its own slot
-    await ws.waitFor((f) => f.topic === 'sbd+U2222222+8314' && f.error);
+    const [refused] = await ws.waitFor((f) => f.topic === 'sbd+U2222222+8314' && f.error);
+    expect(refused.error).toEqual(expect.any(String));
     await ws.waitFor((f) => f.topic === 'sbd+U3333333+8314' && Array.isArray(f.data));
+    // The refused conid got no ladder while the slot was taken.
+    expect(ws.frames.some((f) => f.data.topic === 'sbd+U2222222+8314' && Array.isArray(f.data.data))).toBe(false);
     ws.send('ubd+U2222222');
-    await sleep(50);
-    ws.send('sbd+U2222222+8314');
-    await ws.waitFor((f) => f.topic === 'sbd+U2222222+8314' && Array.isArray(f.data));
+    ws.send('sbd+U2222222+8314'); // handled after the ubd: messages of one socket are handled in order
+    const [ladder] = await ws.waitFor((f) => f.topic === 'sbd+U2222222+8314' && Array.isArray(f.data));
+    expect(ladder.data.length).toBeGreaterThan(0);
+    const stats = (await http(sim.controlUrl, 'GET', '/sim/control/stats')).json();
+    expect(Object.keys(stats.depth)).toEqual(expect.arrayContaining(['sbd+U2222222+265598', 'sbd+U3333333+8314', 'sbd+U2222222+8314']));
   });
 
   test('every frame carries _simSeq/_simSub; stats per subscription give frames, sequence range and sizeSum', async () => {

@@ -95,11 +95,14 @@ describe('gateway websocket', () => {
     await loginViaHttp(sim, PAPER_USER);
     const session = (await http(sim.url, 'POST', '/v1/api/tickle')).json().session;
     const byCookie = await open('/v1/api/ws', { Cookie: `api={"session":"${session}"}` });
-    await byCookie.waitFor((f) => f.topic === 'system' && f.success === 'paperuser');
+    const [greeting] = await byCookie.waitFor((f) => f.topic === 'system' && f.success === 'paperuser');
+    expect(greeting).toMatchObject({ topic: 'system', success: 'paperuser', isPaper: true });
     const stale = await open('/v1/api/ws', { Cookie: 'api=0123456789abcdef0123456789abcdef' });
     await stale.waitFor((f) => f.message === 'waiting for session');
+    expect(stale.frames.some((f) => f.data.success === 'paperuser')).toBe(false);
     stale.send(JSON.stringify({ session }));
-    await stale.waitFor((f) => f.topic === 'system' && f.success === 'paperuser');
+    const [late] = await stale.waitFor((f) => f.topic === 'system' && f.success === 'paperuser');
+    expect(late).toEqual(greeting);
   });
 
   test('sbd ladders are well-formed, several per account, ubd stops them, stats match what the client got', async () => {
