@@ -1,3 +1,4 @@
+import type { IbflowConfig } from '../../src/config/schema';
 import { restartDelayMs, restartsInARow, UP_RESTART_POLICY } from '../../stack/restartPolicy';
 import { resolveStackOptions, restartsOnExit, type StackOptions } from '../../stack/stackOptions';
 
@@ -33,7 +34,7 @@ describe('resolveStackOptions', () => {
   });
 
   test('refuses a config edited in memory for worker child processes, which read the file', () => {
-    const editConfig = (c: never) => c;
+    const editConfig = (c: IbflowConfig) => c;
     expect(() => resolveStackOptions({ ...base, config: { kind: 'demo', gatewayPortBase: 5000, editConfig } })).toThrow(/editConfig/);
     expect(() => resolveStackOptions({ ...base, workers: 'in-process', config: { kind: 'demo', gatewayPortBase: 5000, editConfig } })).not.toThrow();
   });

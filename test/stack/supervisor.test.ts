@@ -28,7 +28,7 @@ function fakeService(name: string, restartOnExit = true) {
         const p = new FakeProcess();
         processes.push(p);
         return {
-          process: p,
+          process: p as unknown as RunningService['process'],
           stop: async () => {
             state.stops++;
             p.emit('exit', 0, null);
