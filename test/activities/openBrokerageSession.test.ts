@@ -85,7 +85,11 @@ test('a session that never opens is NoBridge after 15 s, not retryable', async (
 test('without compete, a session held elsewhere is CompetingSession, not retryable; compete takes it back', async () => {
   await http(sim.url, 'POST', '/v1/api/iserver/auth/ssodh/init', { body: { publish: true, compete: true } });
   expect((await control.compete(sim, PAPER_USER.username)).status).toBe(200);
-  await eventually(async () => (await gateway.authStatus()).competing, 3000, 'competing');
+  // Wait for the loss itself: until competingDelay passes the old session still reads authenticated.
+  await eventually(async () => {
+    const s = await gateway.authStatus();
+    return s.competing && !s.authenticated;
+  }, 3000, 'the session lost to the competing login');
   const err = await failureOf(open(false).run);
   expect(err.type).toBe(FailureType.CompetingSession);
   expect(err.nonRetryable).toBe(true);

@@ -43,6 +43,14 @@ async function waitState(username: string, state: SessionState, timeoutMs = 60_0
   }, timeoutMs, 100);
 }
 
+async function eventsSeen(connection: string, sinceMs: number): Promise<{ state: string; reason: string }[]> {
+  const rs = await stack.clickhouse.query({
+    query: `SELECT state, reason FROM ${stack.config.clickhouse.database}.session_events WHERE connection = '${connection}' AND ts_ms >= ${sinceMs} ORDER BY ts_ms`,
+    format: 'JSONEachRow',
+  });
+  return rs.json<{ state: string; reason: string }>();
+}
+
 async function statesSeen(connection: string, sinceMs: number): Promise<string[]> {
   const rs = await stack.clickhouse.query({
     query: `SELECT state FROM ${stack.config.clickhouse.database}.session_events WHERE connection = '${connection}' AND ts_ms >= ${sinceMs} ORDER BY ts_ms`,
@@ -149,8 +157,18 @@ test('a login that hangs is retried with backoff; a changed login page stops for
     const s = await status(paper.username);
     return s.state === 'usable' && s.lastLoginAt !== null && s.lastLoginAt > droppedAt ? s : null;
   }, 180_000, 100);
-  expect(recovered.failures).toBe(0);
-  expect(await statesSeen(paper.id, Date.parse(droppedAt))).toContain('reconnecting');
+  expect(recovered.state).toBe('usable');
+  // The story in the event log, in order: a login that failed as LoginFailed and backed off
+  // (reconnecting with that reason), then a second login that made the session usable.
+  const events = await waitFor('the recovery in the event log', async () => {
+    const rows = await eventsSeen(paper.id, Date.parse(droppedAt));
+    return rows.some((r) => r.state === 'usable') ? rows : null;
+  }, 30_000, 500);
+  const failedAt = events.findIndex((r) => r.state === 'reconnecting' && /^LoginFailed: login did not finish within 10000 ms/.test(r.reason));
+  expect(failedAt).toBeGreaterThan(events.findIndex((r) => r.state === 'logging_in'));
+  expect(events.slice(failedAt).map((r) => r.state)).toEqual(expect.arrayContaining(['logging_in', 'usable']));
+  expect(events.filter((r) => r.state === 'logging_in').length).toBeGreaterThanOrEqual(2);
+  expect(events.findLastIndex((r) => r.state === 'usable')).toBeGreaterThan(failedAt);
 
   await simControl(sim, 'POST', '/sim/control/login-faults', { kind: 'page-change', count: 1 });
   await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'expire' });
