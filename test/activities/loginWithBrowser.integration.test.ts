@@ -108,7 +108,8 @@ function connectionDeps(opts: { user: typeof PAPER_USER; mode: 'paper' | 'live';
 }
 
 async function attempt(deps: PodDependencies, lastTotpStep: number | null = null): Promise<{ totpStep: number | null } | Failure> {
-  return new MockActivityEnvironment().run(createLoginWithBrowser(deps), 'conn-1', { lastTotpStep }).catch((e: unknown) => e as Failure);
+  const run = new MockActivityEnvironment().run(createLoginWithBrowser(deps), 'conn-1', { lastTotpStep }) as Promise<{ totpStep: number | null }>;
+  return run.catch((e: unknown) => e as Failure);
 }
 
 /** The failure, checked for what every failure must hold: typed, nothing secret in message or log, evidence on disk when named. */

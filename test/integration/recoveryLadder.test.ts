@@ -168,7 +168,7 @@ test('a login that hangs is retried with backoff; a changed login page stops for
   expect(failedAt).toBeGreaterThan(events.findIndex((r) => r.state === 'logging_in'));
   expect(events.slice(failedAt).map((r) => r.state)).toEqual(expect.arrayContaining(['logging_in', 'usable']));
   expect(events.filter((r) => r.state === 'logging_in').length).toBeGreaterThanOrEqual(2);
-  expect(events.findLastIndex((r) => r.state === 'usable')).toBeGreaterThan(failedAt);
+  expect(events.map((r) => r.state).lastIndexOf('usable')).toBeGreaterThan(failedAt);
 
   await simControl(sim, 'POST', '/sim/control/login-faults', { kind: 'page-change', count: 1 });
   await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'expire' });
