@@ -3,7 +3,7 @@
  * would replay differently ships behind `wf.patched(PATCH)`; the lifecycle is in
  * docs/workflow-versioning.md: `patched` → `deprecatePatch` (once no execution older than the
  * patch can still replay) → removed (once no execution from before the deprecation is left).
- * Ids are never reused.
+ * Ids are never reused. Every id must be exercised by a recorded history (test/workflows/replay.integration.test.ts).
  */
 export const PATCHES = {
   /** sessionWorkflow: `wait-for-human` competing policy and the flip-flop guard (stop 9). */
