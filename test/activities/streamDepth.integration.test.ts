@@ -268,7 +268,9 @@ describe('depth stream (harness: real simulator + real ClickHouse)', () => {
       },
     });
     const run = h.start([{ conid: AAPL }]);
-    const outcome = await Promise.race([run.done, sleep(30_000).then(() => null)]);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([run.done, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 30_000)))]);
+    clearTimeout(timer); // a pending timer would keep jest from exiting
     expect(outcome).not.toBeNull();
     expect(outcome!.ok).toBe(false);
     if (outcome!.ok) return;
