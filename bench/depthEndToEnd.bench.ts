@@ -11,7 +11,8 @@
  * frames are taken as spread evenly across that interval (weighted by rows).
  */
 import { loadavg } from 'node:os';
-import { startHarness, type Harness } from './depthRig';
+import type { SimUser } from '../sim';
+import { startDepthStreamRig, type DepthStreamRig } from '../stack/depthStreamRig';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,16 +22,24 @@ const SECONDS = arg('seconds', 10);
 const MAX_FPS = arg('max-fps', 20_000);
 const LAT_FPS = arg('latency-fps', 10_000);
 const CONIDS = [265598, 8314, 272093];
+const USER: SimUser = { username: 'benchuser', password: 'bench-pw', mode: 'paper', accounts: ['DU555555'] };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
-async function storedRows(h: Harness): Promise<number> {
+async function storedRows(h: DepthStreamRig): Promise<number> {
   const [r] = await h.query<{ n: string }>(`SELECT count() AS n FROM ${h.database}.depth`);
   return Number(r!.n);
 }
 
 async function run(label: string, fpsPerLadder: number, ladders: number): Promise<void> {
-  const h = await startHarness({ sim: { depth: { framesPerSecond: fpsPerLadder }, pacing: { enabled: false } }, depth: { maxLaddersPerAccount: 3, staleAfterMs: 600_000 } });
+  const h = await startDepthStreamRig({
+    user: USER,
+    connectionId: 'bench-1',
+    pod: 'pod-bench',
+    database: 'ibflow_bench',
+    sim: { depth: { framesPerSecond: fpsPerLadder }, pacing: { enabled: false } },
+    depth: { maxLaddersPerAccount: 3, staleAfterMs: 600_000 },
+  });
   let peakRss = 0;
   let peakHeap = 0;
   const mem = setInterval(() => {

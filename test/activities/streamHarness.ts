@@ -1,26 +1,21 @@
 /**
  * A focused harness for the depth stream: the real `streamDepth` activity run through
  * `@temporalio/testing`'s MockActivityEnvironment against a real simulator and a real ClickHouse
- * (with the real sink and disk spill). No Temporal server: workflow signals are recorded.
+ * (with the real sink and disk spill). No Temporal server: workflow signals are recorded. Built on
+ * the stack's depth stream rig (stack/depthStreamRig.ts), with the test kit's simulator.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { SignalDefinition } from '@temporalio/client';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createStreamDepth, type StreamDepthStats } from '../../activities/streamDepth';
 import type { PodDependencies } from '../../activities/podDependencies';
-import { startEmbeddedClickHouse } from '../../stack/embeddedClickHouse';
+import { startDepthStreamRig, type RunningStream, type SimSubscriptionStats } from '../../stack/depthStreamRig';
 import type { SimulatorOptions } from '../../sim';
-import { DepthSink, type BatchInsertedInfo } from '../../src/clickhouse/depthSink';
-import { migrate } from '../../src/clickhouse/migrations';
-import type { DepthSettings, IbflowConfig } from '../../src/config/schema';
-import { GatewayClient } from '../../src/gateway/gatewayClient';
+import type { DepthSink, BatchInsertedInfo } from '../../src/clickhouse/depthSink';
+import type { DepthSettings } from '../../src/config/schema';
 import { createLogger } from '../../src/logging/logger';
-import { queryRows, startTestClickHouse, uniqueDatabase, type TestClickHouse } from '../support/clickhouseServer';
-import { eventually, loginViaHttp, PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
+import { uniqueDatabase, type TestClickHouse } from '../support/clickhouseServer';
+import { PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
 import type { DepthInstrument } from '../../src/contract/depthTypes';
+
+export type { RunningStream, SimSubscriptionStats };
 
 export const ACCOUNT = PAPER_USER.accounts[0]!;
 export const CONNECTION = 'harness-1';
@@ -30,17 +25,6 @@ export interface LogLine {
   level: number;
   msg: string;
   [key: string]: unknown;
-}
-
-export interface SimSubscriptionStats {
-  topic: string;
-  account: string;
-  conid: number;
-  frames: number;
-  firstSeq: number;
-  lastSeq: number;
-  sizeSum: number;
-  active: boolean;
 }
 
 export interface Harness {
@@ -62,12 +46,6 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export interface RunningStream {
-  env: MockActivityEnvironment;
-  done: Promise<{ ok: true; stats: StreamDepthStats } | { ok: false; error: Error & { type?: string } }>;
-  stop(): Promise<{ ok: true; stats: StreamDepthStats } | { ok: false; error: Error & { type?: string } }>;
-}
-
 export interface HarnessOptions {
   sim?: Partial<SimulatorOptions>;
   depth?: Partial<DepthSettings>;
@@ -77,14 +55,6 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const ch = await startTestClickHouse();
-  const database = uniqueDatabase('ibflow_depth');
-  await migrate(ch.client, { database });
-  const sim = await startTestSim({ authDelayMs: 50, ...opts.sim });
-  await loginViaHttp(sim, PAPER_USER);
-  const gateway = new GatewayClient({ baseUrl: sim.url, verifyTls: false });
-  await eventually(async () => (await gateway.tickle()).authStatus.authenticated, 10_000, 'brokerage session');
-
   const logs: LogLine[] = [];
   const log = createLogger(
     'depth-harness',
@@ -95,104 +65,36 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       },
     }),
   );
-  const spillDir = mkdtempSync(join(tmpdir(), 'ibflow-spill-'));
-  const inserted: BatchInsertedInfo[] = [];
-  const sink = new DepthSink({
-    client: ch.client,
-    database,
-    maxDelayMs: 50,
-    maxRows: 20_000,
-    retry: { initialMs: 50, maxMs: 400 },
-    spill: { dir: spillDir, maxBytes: opts.spillMaxBytes ?? 256 * 1024 * 1024 },
-    onBatchInserted: (i) => inserted.push(i),
-    log,
-  });
   const signals: Harness['signals'] = [];
-  const depth: Partial<DepthSettings> = { staleAfterMs: 60_000, ...opts.depth };
-  const connection = {
-    id: CONNECTION,
-    mode: 'paper',
-    username: PAPER_USER.username,
-    passwordRef: 'file:x',
+  const rig = await startDepthStreamRig({
+    user: PAPER_USER,
+    connectionId: CONNECTION,
     pod: POD,
-    gateway: { url: opts.gatewayUrl ?? sim.url, verifyTls: false },
-    instruments: [] as DepthInstrument[],
-    account: ACCOUNT,
-  };
-  const config = { stateDir: spillDir, depth, connections: [connection] } as unknown as IbflowConfig;
-  const deps: PodDependencies = {
-    pod: POD,
-    config: () => config,
-    connection: () => connection as never,
-    gateway: () => gateway,
-    secrets: null as never,
+    database: uniqueDatabase('ibflow_depth'),
+    startSimulator: () => startTestSim({ authDelayMs: 50, ...opts.sim }),
+    depth: opts.depth,
+    gatewayUrl: opts.gatewayUrl,
+    spillMaxBytes: opts.spillMaxBytes,
     log,
-    temporal: {
-      workflow: {
-        getHandle: (workflowId: string) => ({
-          // Signals go by their definitions (workflows/*Messages.ts), never by a name string.
-          signal: async (definition: SignalDefinition | string, ...args: unknown[]) => {
-            if (typeof definition === 'string') throw new Error(`signal ${definition} sent by name string, not by its definition`);
-            signals.push({ workflowId, name: definition.name, args });
-          },
-        }),
-      },
-    } as never,
-    sink,
-  };
+    onSignal: (s) => signals.push(s),
+  });
 
   const harness: Harness = {
-    ch,
-    sim,
-    database,
-    sink,
-    spillDir,
+    ch: rig.clickhouse,
+    sim: rig.sim,
+    database: rig.database,
+    sink: rig.sink,
+    spillDir: rig.spillDir,
     logs,
     signals,
-    inserted,
-    deps,
-    start(instruments) {
-      const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'ibkr-depth:harness-1', runId: 'r1' } });
-      const done = env
-        .run(createStreamDepth(deps), CONNECTION, { sessionWorkflowId: 'ibkr-session:paperuser', instruments })
-        .then((stats) => ({ ok: true as const, stats: stats as StreamDepthStats }))
-        .catch((error: Error & { type?: string }) => ({ ok: false as const, error }));
-      return {
-        env,
-        done,
-        async stop() {
-          env.cancel();
-          return done;
-        },
-      };
-    },
-    async simStats() {
-      const stats = (await harness.simControl('GET', '/sim/control/stats')) as { subscriptions: Record<string, SimSubscriptionStats> };
-      return stats.subscriptions;
-    },
-    async simControl(method, path, body) {
-      const res = await fetch(new URL(path, sim.controlUrl), {
-        method,
-        headers: { 'Content-Type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-      return text ? JSON.parse(text) : null;
-    },
-    async restartClickHouse() {
-      ch.server = await startEmbeddedClickHouse({ dataDir: ch.dataDir, httpPort: ch.httpPort, tcpPort: ch.tcpPort });
-    },
-    query<T>(sql: string) {
-      return queryRows<T>(ch.client, sql);
-    },
-    async cleanup() {
-      await sink.close().catch(() => undefined);
-      gateway.close();
-      await sim.stop();
-      await ch.cleanup();
-      rmSync(spillDir, { recursive: true, force: true });
-    },
+    inserted: rig.inserted,
+    deps: rig.deps,
+    start: (instruments) => rig.start(instruments),
+    simStats: () => rig.simStats(),
+    simControl: (method, path, body) => rig.simControl(method, path, body),
+    restartClickHouse: () => rig.restartClickHouse(),
+    query: <T>(sql: string) => rig.query<T>(sql),
+    cleanup: () => rig.cleanup(),
   };
   return harness;
 }

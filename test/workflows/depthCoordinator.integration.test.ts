@@ -4,19 +4,17 @@
  * connection with room on its ladder, the healthy connection's stream restarts with it, and it
  * moves back when the connection recovers.
  */
-import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { ControlActivities, PodActivities } from '../../activities';
 import { temporalTestServerBinary } from '../../stack/projectPaths';
 import { createLogger } from '../../src/logging/logger';
 import { installTemporalRuntimeLogging } from '../../src/logging/temporalRuntime';
 import { CONTROL_TASK_QUEUE, DEPTH_COORDINATOR_WORKFLOW_ID, depthWorkflowId, podTaskQueue } from '../../src/contract/ids';
-import type { GatewaySessionCheck } from '../../src/contract/sessionStatus';
 import type { DepthCoordinatorConfig, DepthInstrument, DepthPlan } from '../../src/contract/depthTypes';
 import { depthAssignmentQuery, depthStatusQuery } from '../../workflows/depthMessages';
 import { sessionChangedSignal, stopDepthSignal } from '../../workflows/messages';
 import { bundleOnce } from '../support/testStack';
+import { FakePods, fakeControlActivities } from './support/fakeSessionActivities';
 
 jest.setTimeout(120_000);
 
@@ -35,56 +33,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** Fake pods: which sessions are usable, and every stream started (connection → instruments, null = config). */
-class FakePods {
-  usable: Record<string, boolean> = { 'conn-a': true, 'conn-b': true, 'conn-c': true };
-  streams: { connectionId: string; instruments: number[] }[] = [];
-  /** Streams of a connection running at once, now and at most (a real account allows one ladder). */
-  running: Record<string, number> = {};
-  maxRunning: Record<string, number> = {};
-  /** Real time a cancelled stream takes to finish (closing markers, sink flush). */
-  cleanupMs = 0;
-
-  activities(): PodActivities {
-    return {
-      checkSession: async (connectionId: string): Promise<GatewaySessionCheck> =>
-        this.usable[connectionId] ? { kind: 'usable', serverName: 'fake' } : { kind: 'sso_gone' },
-      // Streams until cancelled (heartbeats carry the cancellation), like the real activity.
-      streamDepth: async (connectionId: string, opts: { instruments: DepthInstrument[] | null }) => {
-        this.streams.push({ connectionId, instruments: (opts.instruments ?? DEFAULTS[connectionId]!).map((i) => i.conid) });
-        this.running[connectionId] = (this.running[connectionId] ?? 0) + 1;
-        this.maxRunning[connectionId] = Math.max(this.maxRunning[connectionId] ?? 0, this.running[connectionId]!);
-        const ctx = Context.current();
-        try {
-          for (;;) {
-            ctx.heartbeat();
-            await ctx.sleep(100);
-          }
-        } finally {
-          await new Promise((r) => setTimeout(r, this.cleanupMs));
-          this.running[connectionId]!--;
-        }
-      },
-    } as unknown as PodActivities;
-  }
-
-  /** The instruments of the newest stream of `connectionId`. */
-  latest(connectionId: string): number[] | undefined {
-    return [...this.streams].reverse().find((s) => s.connectionId === connectionId)?.instruments;
-  }
-}
-
-const control: ControlActivities = {
-  describeConnection: async (connectionId: string) => ({
-    connectionId,
-    mode: 'paper',
-    pod: POD,
-    podTaskQueue: podTaskQueue(POD),
-    hasInstruments: DEFAULTS[connectionId]!.length > 0,
-    sessionWorkflowId: `ibkr-session:${connectionId}`,
-  }),
-  recordSessionEvent: async () => undefined,
-} as unknown as ControlActivities;
+const control = fakeControlActivities({ pod: POD, mode: 'paper', hasInstruments: (connectionId) => DEFAULTS[connectionId]!.length > 0 });
 
 async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -96,7 +45,7 @@ async function until(what: string, probe: () => Promise<boolean> | boolean, time
 }
 
 test('an instrument moves to a healthy connection with room after moveAfterMs, and moves back on recovery', async () => {
-  const pods = new FakePods();
+  const pods = new FakePods(DEFAULTS);
   const config: DepthCoordinatorConfig = {
     connections: CONNECTIONS.map((connectionId) => ({ connectionId, instruments: DEFAULTS[connectionId]! })),
     maxLaddersPerAccount: 1,
@@ -153,7 +102,7 @@ test('an instrument moves to a healthy connection with room after moveAfterMs, a
 });
 
 test('a restarted stream starts only after the cancelled one has finished (one ladder per account, never two)', async () => {
-  const pods = new FakePods();
+  const pods = new FakePods(DEFAULTS);
   pods.cleanupMs = 1_500;
   const workflowBundle = await bundleOnce();
   const controlWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROL_TASK_QUEUE, workflowBundle, activities: control });

@@ -3,16 +3,15 @@
  * server with typed fake activities: backoff, lockout budget, 429 waits, competing cool-down and
  * maintenance windows — days of schedule in seconds.
  */
-import { ApplicationFailure } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { ControlActivities, PodActivities } from '../../activities';
 import { temporalTestServerBinary } from '../../stack/projectPaths';
 import { CONTROL_TASK_QUEUE, podTaskQueue } from '../../src/contract/ids';
-import type { CompetingPolicy, GatewaySessionCheck, KeepaliveEnded, SessionStatus } from '../../src/contract/sessionStatus';
+import type { CompetingPolicy, SessionStatus } from '../../src/contract/sessionStatus';
 import { forceReloginSignal, statusQuery } from '../../workflows/messages';
 import type { SessionWorkflowInput } from '../../workflows/session';
 import { bundleOnce } from '../support/testStack';
+import { FakeGateway, fakeControlActivities } from './support/fakeSessionActivities';
 import { createLogger } from '../../src/logging/logger';
 import { installTemporalRuntimeLogging } from '../../src/logging/temporalRuntime';
 import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
@@ -24,90 +23,10 @@ const POD = 'pod-t';
 const MIN = 60_000;
 let env: TestWorkflowEnvironment;
 
-/** A scripted gateway: each call takes the next scripted outcome, else the default. */
-class FakeGateway {
-  sso = false;
-  bridge = false;
-  logins = 0;
-  checks = 0;
-  inits: { compete: boolean }[] = [];
-  checkFailures: string[] = [];
-  loginFailures: string[] = [];
-  checkDetails: unknown[] = [];
-  /** Every session dies as soon as it is kept alive: a gateway that drops each new session. */
-  dropOnKeepalive = false;
-  /** The next this-many ssodh/init calls leave the session without a bridge (NoBridge). */
-  failingInits = 0;
-  /** Real time a healthy keepalive runs before handing back. */
-  keepaliveMs = 5_000;
-  /** The next this-many keepalives each see a login elsewhere win the brokerage session (`competing` stays true). */
-  competeOnKeepalive = 0;
-  competing = false;
-
-  activities(): PodActivities {
-    return {
-      checkSession: async (): Promise<GatewaySessionCheck> => {
-        this.checks++;
-        const failure = this.checkFailures.shift();
-        if (failure) throw ApplicationFailure.create({ type: failure, message: `scripted ${failure}`, details: this.checkDetails });
-        if (this.competing) return { kind: 'competing' };
-        if (this.sso && this.bridge) return { kind: 'usable', serverName: 'fake' };
-        return this.sso ? { kind: 'no_bridge' } : { kind: 'sso_gone' };
-      },
-      openBrokerageSession: async (_id: string, opts: { compete: boolean }) => {
-        this.inits.push(opts);
-        if (!this.sso) throw ApplicationFailure.create({ type: 'SessionExpired', message: 'no sso', nonRetryable: true });
-        if (this.failingInits > 0) {
-          this.failingInits--;
-          throw ApplicationFailure.create({ type: 'NoBridge', message: 'brokerage session did not open within 15 s of ssodh/init', nonRetryable: true });
-        }
-        if (opts.compete) this.competing = false;
-        this.bridge = true;
-        return { serverName: 'fake' };
-      },
-      loginWithBrowser: async () => {
-        this.logins++;
-        const failure = this.loginFailures.shift();
-        if (failure) throw ApplicationFailure.create({ type: failure, message: `scripted ${failure}`, nonRetryable: true, details: [{ totpStep: null }] });
-        this.sso = true;
-        return { totpStep: null };
-      },
-      // A healthy session: hands back after a moment of real time (no test skips time while usable).
-      keepAlive: async (): Promise<KeepaliveEnded> => {
-        await new Promise((r) => setTimeout(r, this.dropOnKeepalive || this.competeOnKeepalive > 0 ? 200 : this.keepaliveMs));
-        if (this.competeOnKeepalive > 0) {
-          this.competeOnKeepalive--;
-          this.competing = true;
-          this.bridge = false;
-          return { reason: 'competing', lastTickleAt: null };
-        }
-        if (this.dropOnKeepalive) {
-          this.sso = false;
-          this.bridge = false;
-          return { reason: 'sso_gone', lastTickleAt: null };
-        }
-        return { reason: 'refresh', lastTickleAt: new Date().toISOString() };
-      },
-      streamDepth: async () => undefined,
-    } as unknown as PodActivities;
-  }
-}
-
 /** The connection's competing policy as the next describeConnection reports it. */
 let competingPolicy: CompetingPolicy = 'reclaim';
 
-const control: ControlActivities = {
-  describeConnection: async (connectionId: string) => ({
-    competingPolicy,
-    connectionId,
-    mode: 'live',
-    pod: POD,
-    podTaskQueue: podTaskQueue(POD),
-    hasInstruments: false,
-    sessionWorkflowId: `ibkr-session:${connectionId}`,
-  }),
-  recordSessionEvent: async () => undefined,
-};
+const control = fakeControlActivities({ pod: POD, mode: 'live', competingPolicy: () => competingPolicy });
 
 // A fresh test server per test: each moves its clock by days, and nothing must carry over.
 beforeEach(async () => {

@@ -15,18 +15,16 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { ControlActivities, PodActivities } from '../../../activities';
 import { needlesOf, scanBuffer, scanObject, type Needle } from '../../../soak/canary';
 import { DEMO_CONNECTIONS } from '../../../stack/demoSetup';
 import { temporalTestServerBinary } from '../../../stack/projectPaths';
 import { startConnectionWorkflows } from '../../../src/operations/connectionWorkflows';
 import { CONTROL_TASK_QUEUE, DEPTH_COORDINATOR_WORKFLOW_ID, depthWorkflowId, podTaskQueue, sessionWorkflowId } from '../../../src/contract/ids';
-import type { CompetingPolicy, GatewaySessionCheck, KeepaliveEnded, SessionState, SessionStatus } from '../../../src/contract/sessionStatus';
+import type { CompetingPolicy, SessionState, SessionStatus } from '../../../src/contract/sessionStatus';
 import type { DepthCoordinatorConfig, DepthInstrument, DepthStatus } from '../../../src/contract/depthTypes';
 import { createLogger } from '../../../src/logging/logger';
 import { installTemporalRuntimeLogging } from '../../../src/logging/temporalRuntime';
@@ -39,6 +37,7 @@ import { SEARCH_ATTRIBUTES, IbflowConnection, IbflowMode, IbflowState } from '..
 import type { sessionWorkflow, SessionWorkflowInput } from '../../../workflows/session';
 import { historyToJson } from './historyJson';
 import { bundleOnce, simControl, startTestStack, waitFor, type TestStack } from '../../support/testStack';
+import { FakeGateway, FakePods, fakeControlActivities } from '../support/fakeSessionActivities';
 
 const OUT = process.env.HISTORIES_DIR ?? __dirname;
 const MIN = 60_000;
@@ -252,75 +251,12 @@ async function recordRetention(stack: TestStack): Promise<void> {
 
 const POD = 'pod-t';
 
-/** A scripted gateway (as in test/workflows/sessionWorkflow.integration.test.ts). */
-class FakeGateway {
-  sso = false;
-  bridge = false;
-  logins = 0;
-  loginFailures: string[] = [];
-  dropOnKeepalive = false;
-  failingInits = 0;
-  /** Real time a healthy keepalive runs before handing back: long, so a healthy session writes few events. */
-  keepaliveMs = 20_000;
-  competeOnKeepalive = 0;
-  competing = false;
-
-  activities(): PodActivities {
-    return {
-      checkSession: async (): Promise<GatewaySessionCheck> => {
-        if (this.competing) return { kind: 'competing' };
-        if (this.sso && this.bridge) return { kind: 'usable', serverName: 'fake' };
-        return this.sso ? { kind: 'no_bridge' } : { kind: 'sso_gone' };
-      },
-      openBrokerageSession: async (_id: string, opts: { compete: boolean }) => {
-        if (!this.sso) throw ApplicationFailure.create({ type: 'SessionExpired', message: 'no sso', nonRetryable: true });
-        if (this.failingInits > 0) {
-          this.failingInits--;
-          throw ApplicationFailure.create({ type: 'NoBridge', message: 'brokerage session did not open within 15 s of ssodh/init', nonRetryable: true });
-        }
-        if (opts.compete) this.competing = false;
-        this.bridge = true;
-        return { serverName: 'fake' };
-      },
-      loginWithBrowser: async () => {
-        this.logins++;
-        const failure = this.loginFailures.shift();
-        if (failure) throw ApplicationFailure.create({ type: failure, message: `scripted ${failure}`, nonRetryable: true, details: [{ totpStep: null }] });
-        this.sso = true;
-        return { totpStep: null };
-      },
-      keepAlive: async (): Promise<KeepaliveEnded> => {
-        await new Promise((r) => setTimeout(r, this.dropOnKeepalive || this.competeOnKeepalive > 0 ? 200 : this.keepaliveMs));
-        if (this.competeOnKeepalive > 0) {
-          this.competeOnKeepalive--;
-          this.competing = true;
-          this.bridge = false;
-          return { reason: 'competing', lastTickleAt: null };
-        }
-        if (this.dropOnKeepalive) {
-          this.sso = false;
-          this.bridge = false;
-          return { reason: 'sso_gone', lastTickleAt: null };
-        }
-        return { reason: 'refresh', lastTickleAt: new Date().toISOString() };
-      },
-    } as unknown as PodActivities;
-  }
-}
+/** A healthy keepalive runs long here, so a healthy recorded session writes few events. */
+const KEEPALIVE_MS = 20_000;
+const newGateway = (): FakeGateway => new FakeGateway({ keepaliveMs: KEEPALIVE_MS });
 
 let competingPolicy: CompetingPolicy = 'reclaim';
-const fakeControl: ControlActivities = {
-  describeConnection: async (connectionId: string) => ({
-    competingPolicy,
-    connectionId,
-    mode: 'live',
-    pod: POD,
-    podTaskQueue: podTaskQueue(POD),
-    hasInstruments: false,
-    sessionWorkflowId: `ibkr-session:${connectionId}`,
-  }),
-  recordSessionEvent: async () => undefined,
-} as unknown as ControlActivities;
+const fakeControl = fakeControlActivities({ pod: POD, mode: 'live', competingPolicy: () => competingPolicy });
 
 async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -379,7 +315,7 @@ async function recordSkipping(): Promise<void> {
     await recordDepthSkipping(env, workflowBundle);
 
     // Reclaim: one cool-down per loss although the gateway keeps saying `competing`.
-    await session('session-ts-competing-one-cooldown-per-loss', Object.assign(new FakeGateway(), { competeOnKeepalive: 1 }), { competingCooldownMs: 10 * MIN }, async ({ status }) => {
+    await session('session-ts-competing-one-cooldown-per-loss', Object.assign(newGateway(), { competeOnKeepalive: 1 }), { competingCooldownMs: 10 * MIN }, async ({ status }) => {
       await until('competing', async () => (await status()).state === 'competing');
       await env.sleep(10 * MIN + 1_000);
       await until('usable again', async () => (await status()).state === 'usable');
@@ -387,7 +323,7 @@ async function recordSkipping(): Promise<void> {
 
     // competingPolicy wait-for-human: never fights; forceRelogin takes the session back.
     competingPolicy = 'wait-for-human';
-    await session('session-ts-competing-wait-for-human', Object.assign(new FakeGateway(), { competeOnKeepalive: 1 }), { competingCooldownMs: 2 * MIN }, async ({ handle, status }) => {
+    await session('session-ts-competing-wait-for-human', Object.assign(newGateway(), { competeOnKeepalive: 1 }), { competingCooldownMs: 2 * MIN }, async ({ handle, status }) => {
       await until('competing', async () => (await status()).state === 'competing');
       await env.sleep(24 * 60 * MIN);
       await handle.signal(forceReloginSignal);
@@ -396,7 +332,7 @@ async function recordSkipping(): Promise<void> {
     competingPolicy = 'reclaim';
 
     // The flip-flop guard: the third loss within an hour waits for a human.
-    const flipFlop = Object.assign(new FakeGateway(), { competeOnKeepalive: 3 });
+    const flipFlop = Object.assign(newGateway(), { competeOnKeepalive: 3 });
     await session('session-ts-flip-flop-guard', flipFlop, { competingCooldownMs: 2 * MIN }, async ({ handle, status }) => {
       for (let loss = 1; loss <= 2; loss++) {
         await until(`competing #${loss}`, async () => (await status()).state === 'competing');
@@ -413,12 +349,12 @@ async function recordSkipping(): Promise<void> {
     });
 
     // ssodh/init that keeps failing escalates to a fresh login after three tries.
-    await session('session-ts-no-bridge-escalates-to-login', Object.assign(new FakeGateway(), { sso: true, failingInits: 3 }), {}, async ({ status }) => {
+    await session('session-ts-no-bridge-escalates-to-login', Object.assign(newGateway(), { sso: true, failingInits: 3 }), {}, async ({ status }) => {
       await skipUntil('usable', async () => (await status()).state === 'usable', 5_000);
     });
 
     // continueAsNew: the first run ends in ContinuedAsNew (recorded), carrying the budget and the last login.
-    const can = Object.assign(new FakeGateway(), { keepaliveMs: 100, loginFailures: ['TotpRejected'] });
+    const can = Object.assign(newGateway(), { keepaliveMs: 100, loginFailures: ['TotpRejected'] });
     await session('session-ts-continue-as-new', can, { continueAsNewAfterEvents: 80, maxFailedLoginsPerDay: 2 }, async ({ handle, status }) => {
       await skipUntil('usable', async () => (await status()).state === 'usable', 5_000);
       await until('a new run', async () => (await env.client.workflow.getHandle(handle.workflowId).describe()).runId !== handle.firstExecutionRunId);
@@ -426,7 +362,7 @@ async function recordSkipping(): Promise<void> {
     });
 
     // Rejected TOTP codes until the daily budget is spent: manual_action_required; a human acknowledges.
-    const budget = Object.assign(new FakeGateway(), { loginFailures: ['TotpRejected', 'TotpRejected', 'TotpRejected', 'TotpRejected'] });
+    const budget = Object.assign(newGateway(), { loginFailures: ['TotpRejected', 'TotpRejected', 'TotpRejected', 'TotpRejected'] });
     await session('session-ts-login-budget-exhausted', budget, { maxFailedLoginsPerDay: 3 }, async ({ handle, status }) => {
       await skipUntil('manual_action_required', async () => (await status()).state === 'manual_action_required', 10 * MIN);
       budget.loginFailures = [];
@@ -445,45 +381,10 @@ async function recordSkipping(): Promise<void> {
 const COORDINATED = ['conn-a', 'conn-b', 'conn-c'];
 const DEFAULTS: Record<string, DepthInstrument[]> = { 'conn-a': [{ conid: 1 }], 'conn-b': [{ conid: 2 }], 'conn-c': [] };
 
-/** Fake pods for depth (as in test/workflows/depthCoordinator.integration.test.ts). */
-class FakePods {
-  usable: Record<string, boolean> = { 'conn-a': true, 'conn-b': true, 'conn-c': true };
-  streams: { connectionId: string; instruments: number[] }[] = [];
-
-  activities(): PodActivities {
-    return {
-      checkSession: async (connectionId: string): Promise<GatewaySessionCheck> =>
-        this.usable[connectionId] ? { kind: 'usable', serverName: 'fake' } : { kind: 'sso_gone' },
-      streamDepth: async (connectionId: string, opts: { instruments: DepthInstrument[] | null }) => {
-        this.streams.push({ connectionId, instruments: (opts.instruments ?? DEFAULTS[connectionId]!).map((i) => i.conid) });
-        const ctx = Context.current();
-        for (;;) {
-          ctx.heartbeat();
-          await ctx.sleep(100);
-        }
-      },
-    } as unknown as PodActivities;
-  }
-
-  latest(connectionId: string): number[] | undefined {
-    return [...this.streams].reverse().find((s) => s.connectionId === connectionId)?.instruments;
-  }
-}
-
 async function recordDepthSkipping(env: TestWorkflowEnvironment, workflowBundle: Awaited<ReturnType<typeof bundleOnce>>): Promise<void> {
   if (!wanted('depth-coordinator-moves-an-instrument')) return;
-  const pods = new FakePods();
-  const control = {
-    describeConnection: async (connectionId: string) => ({
-      connectionId,
-      mode: 'paper',
-      pod: POD,
-      podTaskQueue: podTaskQueue(POD),
-      hasInstruments: DEFAULTS[connectionId]!.length > 0,
-      sessionWorkflowId: `ibkr-session:${connectionId}`,
-    }),
-    recordSessionEvent: async () => undefined,
-  } as unknown as ControlActivities;
+  const pods = new FakePods(DEFAULTS);
+  const control = fakeControlActivities({ pod: POD, mode: 'paper', hasInstruments: (connectionId) => DEFAULTS[connectionId]!.length > 0 });
   const config: DepthCoordinatorConfig = {
     connections: COORDINATED.map((connectionId) => ({ connectionId, instruments: DEFAULTS[connectionId]! })),
     maxLaddersPerAccount: 1,
