@@ -1,4 +1,4 @@
-import { createOperations, type Operations } from '../../src/operations/operations';
+import type { Operations } from '../../src/operations/operations';
 import {
   ClickHouseQueryError,
   ClickHouseTablesMissingError,
@@ -10,8 +10,14 @@ import {
 import type { IbflowConfig } from '../../src/config/schema';
 import { CliError, EXIT, notFound } from './errors';
 
-/** The operations layer for one command; its typed errors become the CLI's messages and exit codes. */
+/**
+ * The operations layer for one command; its typed errors become the CLI's messages and exit codes.
+ * Loaded here, not at the top, so that commands which never reach Temporal or ClickHouse (and
+ * `--help`) do not pay for their clients.
+ */
 export async function withOperations<T>(config: IbflowConfig, fn: (ops: Operations) => Promise<T>): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+  const { createOperations } = require('../../src/operations/operations') as typeof import('../../src/operations/operations');
   const ops = createOperations(config, { temporalConnectTimeoutMs: 5_000 });
   try {
     return await fn(ops);
