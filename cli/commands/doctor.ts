@@ -2,9 +2,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Command } from 'commander';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { Connection } from '@temporalio/client';
-import { CHROMIUM_ARGS } from '../../src/browser/browserLogin';
+import type { Connection } from '@temporalio/client';
 import { quoteIdentifier } from '../../src/clickhouse/sql';
 import type { ConnectionConfig, IbflowConfig } from '../../src/config/schema';
 import { checkActivationCode } from '../../src/secrets/activationCode';
@@ -44,6 +42,8 @@ function firstLine(err: unknown): string {
 
 async function checkTemporal(config: IbflowConfig): Promise<CheckResult[]> {
   const address = config.temporal.address;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+  const { Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
   let connection: Connection;
   try {
     connection = await withTimeout('Temporal', Connection.connect({ address, connectTimeout: '5 seconds' }));
@@ -115,6 +115,8 @@ async function checkClickHouse(config: IbflowConfig): Promise<CheckResult> {
       return { name: 'clickhouse', status: 'fail', detail: firstLine(err), fix: `store the ClickHouse password under ${config.clickhouse.passwordRef}` };
     }
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+  const { ClickHouseLogLevel, createClient } = require('@clickhouse/client') as typeof import('@clickhouse/client');
   const ch = createClient({ url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: TIMEOUT_MS, log: { level: ClickHouseLogLevel.OFF } });
   try {
     const ping = await withTimeout('ClickHouse', ch.ping());
@@ -216,6 +218,8 @@ async function checkChromium(config: IbflowConfig): Promise<CheckResult> {
   }
   try {
     const { chromium } = await import('playwright-core');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+    const { CHROMIUM_ARGS } = require('../../src/browser/browserLogin') as typeof import('../../src/browser/browserLogin');
     const browser = await withTimeout('Chromium', chromium.launch({ executablePath: path, headless: true, args: CHROMIUM_ARGS, timeout: 20_000 }), 25_000);
     const version = browser.version();
     await browser.close();
