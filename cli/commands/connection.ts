@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createOperations } from '../../src/operations/operations';
 import { TemporalUnreachableError } from '../../src/operations/errors';
-import { shortReason } from '../../src/temporal/temporalRpc';
 import { ConfigError, findConnection } from '../../src/config/loadConfig';
 import { isLocalGatewayHost, LOOPBACK_HOSTS, type ConnectionConfig, type IbflowConfig } from '../../src/config/schema';
 import { checkActivationCode } from '../../src/secrets/activationCode';
@@ -308,6 +306,10 @@ async function addConnection(flags: AddFlags): Promise<void> {
   out(`  gateway          ${gateway}${verifyTls ? '' : ' (self-signed certificate accepted)'}`);
   out(`  instruments      ${instruments.length ? instruments.map((i) => i.conid).join(', ') : 'none'}`);
   if (flags.start) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+    const { createOperations } = require('../../src/operations/operations') as typeof import('../../src/operations/operations');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+    const { shortReason } = require('../../src/temporal/temporalRpc') as typeof import('../../src/temporal/temporalRpc');
     const ops = createOperations(config);
     try {
       const print = (line: string) => out(line.replace(/^\s+/, '  '));
@@ -489,6 +491,8 @@ async function removeConnection(id: string, flags: { config?: string; yes?: bool
       ops.stopConnection(c, { graceMs: 30_000, terminateReason: `connection ${id} removed`, onStopped: (what, workflowId) => out(`stopped the ${what} workflow ${workflowId}`) }),
     );
   } catch (err) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+    const { shortReason } = require('../../src/temporal/temporalRpc') as typeof import('../../src/temporal/temporalRpc');
     stopProblem = err instanceof CliError ? err.message : shortReason(err);
   }
 
