@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadSimConfFile, loadUsersFile, startSimulator } from '../../sim';
-import { loadSimRulesFile } from '../../sim/rulesFile';
 
 /** `ibflow sim`: the simulated gateway alone, for rehearsing a setup without IBKR. */
 export function registerSimCommand(program: Command): void {
@@ -20,6 +18,10 @@ export function registerSimCommand(program: Command): void {
     .option('--rules <file>', 'session rules, pacing and depth settings (JSON or YAML; see docs/simulator.md, "Rules file")')
     .addHelpText('after', '\nExamples:\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml --rules harsh.yaml\n')
     .action(async (opts: { port?: number; controlPort: number; conf?: string; timeScale: number; pacing: boolean; stateDir: string; users?: string; plainHttp: boolean; authDelayMs: number; rules?: string }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+      const { loadSimConfFile, loadUsersFile, startSimulator } = require('../../sim') as typeof import('../../sim');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+      const { loadSimRulesFile } = require('../../sim/rulesFile') as typeof import('../../sim/rulesFile');
       const stateDir = resolve(opts.stateDir);
       const usersFile = resolve(opts.users ?? `${stateDir}/users.json`);
       const conf = opts.conf ? loadSimConfFile(resolve(opts.conf)) : {};

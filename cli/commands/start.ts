@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startConnectionWorkflows, startDepthMaintenance } from '../../src/operations/connectionWorkflows';
 import { defaultConfigPath, loadConfig } from '../../src/config/loadConfig';
 
 /**
@@ -14,6 +13,8 @@ export function registerStartCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  npx ibflow start --config prod.yaml\n')
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+      const { startConnectionWorkflows, startDepthMaintenance } = require('../../src/operations/connectionWorkflows') as typeof import('../../src/operations/connectionWorkflows');
       const print = (line: string) => process.stdout.write(`${line.trim()}\n`);
       await startConnectionWorkflows(config, print);
       await startDepthMaintenance(config, print);

@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { defaultStateDir } from '../../src/config/loadConfig';
-import { startEmbeddedStack, type EmbeddedStack } from '../../stack/embeddedStack';
-import { createOperations } from '../../src/operations/operations';
+import type { EmbeddedStack } from '../../stack/embeddedStack';
 import type { SessionStatus } from '../../src/contract/sessionStatus';
 import { parsePort } from './sim';
 
@@ -51,6 +50,8 @@ async function runUp(flags: UpFlags): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+  const { startEmbeddedStack } = require('../../stack/embeddedStack') as typeof import('../../stack/embeddedStack');
   stack = await startEmbeddedStack({
     stateDir,
     temporalPort: flags.temporalPort,
@@ -79,6 +80,8 @@ async function runUp(flags: UpFlags): Promise<void> {
 }
 
 async function waitUntilStreaming(stack: EmbeddedStack, timeoutMs: number, say: (l: string) => void): Promise<boolean> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+  const { createOperations } = require('../../src/operations/operations') as typeof import('../../src/operations/operations');
   const ops = createOperations(stack.config);
   const deadline = Date.now() + timeoutMs;
   let lastLine = '';

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { defaultConfigPath, loadConfig } from '../../src/config/loadConfig';
-import { startControlWorker } from '../../workers/controlWorker';
-import { startPodWorker, type RunningWorker } from '../../workers/podWorker';
+import type { RunningWorker } from '../../workers/podWorker';
 import { parsePort } from './sim';
 
 const metricsPortOption = ['--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (default: $IBFLOW_METRICS_PORT, else off)', (v: string) => parsePort(v, '--metrics-port')] as const;
@@ -17,6 +16,8 @@ export function registerWorkerCommand(program: Command): void {
     .option(...metricsPortOption)
     .action(async (opts: { config: string; metricsPort?: number }) => {
       loadConfig(opts.config); // fail fast with a clear message
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+      const { startControlWorker } = require('../../workers/controlWorker') as typeof import('../../workers/controlWorker');
       await runUntilSignal(await startControlWorker({ config: () => loadConfig(opts.config), metricsPort: opts.metricsPort ?? envMetricsPort() }));
     });
   worker
@@ -27,6 +28,8 @@ export function registerWorkerCommand(program: Command): void {
     .option(...metricsPortOption)
     .action(async (opts: { pod: string; config: string; metricsPort?: number }) => {
       loadConfig(opts.config);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+      const { startPodWorker } = require('../../workers/podWorker') as typeof import('../../workers/podWorker');
       await runUntilSignal(await startPodWorker({ pod: opts.pod, config: () => loadConfig(opts.config), metricsPort: opts.metricsPort ?? envMetricsPort() }));
     });
 }
