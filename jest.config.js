@@ -22,7 +22,7 @@ module.exports = {
       displayName: 'unit',
       testMatch: ['**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '\\.integration\\.test\\.ts$', '/test/integration/'],
-      setupFiles: ['<rootDir>/test/support/unitTierGuard.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/unitTierGuard.ts'],
     },
     {
       ...shared,
@@ -31,6 +31,7 @@ module.exports = {
     },
   ],
   testTimeout: 120000,
-  // Integration suites start real servers; one at a time keeps a 2-core box responsive.
-  maxWorkers: 1,
+  // Two files at a time: most integration suites wait on real servers (logins, heartbeat timeouts,
+  // restarts) more than they compute, so two share a 2-core box and the whole suite stays under 15 minutes.
+  maxWorkers: 2,
 };

@@ -13,6 +13,7 @@ import { CONTROL_TASK_QUEUE, DEPTH_COORDINATOR_WORKFLOW_ID, depthWorkflowId, pod
 import type { DepthCoordinatorConfig, DepthInstrument, DepthPlan } from '../../src/contract/depthTypes';
 import { depthAssignmentQuery, depthStatusQuery } from '../../workflows/depthMessages';
 import { sessionChangedSignal, stopDepthSignal } from '../../workflows/messages';
+import { depthCoordinatorWorkflow, depthWorkflow } from '../../workflows';
 import { bundleOnce } from '../support/testStack';
 import { FakePods, fakeControlActivities } from './support/fakeSessionActivities';
 
@@ -56,14 +57,14 @@ test('an instrument moves to a healthy connection with room after moveAfterMs, a
   const podWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: podTaskQueue(POD), activities: pods.activities(), maxHeartbeatThrottleInterval: '1 second' });
   await controlWorker.runUntil(
     podWorker.runUntil(async () => {
-      const coordinator = await env.client.workflow.start('depthCoordinatorWorkflow', {
+      const coordinator = await env.client.workflow.start(depthCoordinatorWorkflow, {
         taskQueue: CONTROL_TASK_QUEUE,
         workflowId: DEPTH_COORDINATOR_WORKFLOW_ID,
         args: [{ config }],
       });
       const depth = await Promise.all(
         CONNECTIONS.map((connectionId) =>
-          env.client.workflow.start('depthWorkflow', { taskQueue: CONTROL_TASK_QUEUE, workflowId: depthWorkflowId(connectionId), args: [{ connectionId }] }),
+          env.client.workflow.start(depthWorkflow, { taskQueue: CONTROL_TASK_QUEUE, workflowId: depthWorkflowId(connectionId), args: [{ connectionId }] }),
         ),
       );
       const [a, , c] = depth as [(typeof depth)[0], (typeof depth)[0], (typeof depth)[0]];
@@ -109,7 +110,7 @@ test('a restarted stream starts only after the cancelled one has finished (one l
   const podWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: podTaskQueue(POD), activities: pods.activities(), maxHeartbeatThrottleInterval: '1 second' });
   await controlWorker.runUntil(
     podWorker.runUntil(async () => {
-      const b = await env.client.workflow.start('depthWorkflow', { taskQueue: CONTROL_TASK_QUEUE, workflowId: `${depthWorkflowId('conn-b')}-flap`, args: [{ connectionId: 'conn-b' }] });
+      const b = await env.client.workflow.start(depthWorkflow, { taskQueue: CONTROL_TASK_QUEUE, workflowId: `${depthWorkflowId('conn-b')}-flap`, args: [{ connectionId: 'conn-b' }] });
       try {
         await until('b streaming', () => pods.running['conn-b'] === 1);
         // The session blinks: lost and back at once (ssodh/init), faster than the old stream's cleanup.

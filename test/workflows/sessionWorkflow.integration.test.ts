@@ -9,7 +9,7 @@ import { temporalTestServerBinary } from '../../stack/projectPaths';
 import { CONTROL_TASK_QUEUE, podTaskQueue } from '../../src/contract/ids';
 import type { CompetingPolicy, SessionStatus } from '../../src/contract/sessionStatus';
 import { forceReloginSignal, statusQuery } from '../../workflows/messages';
-import type { SessionWorkflowInput } from '../../workflows/session';
+import { sessionWorkflow, type SessionWorkflowInput } from '../../workflows/session';
 import { bundleOnce } from '../support/testStack';
 import { FakeGateway, fakeControlActivities } from './support/fakeSessionActivities';
 import { createLogger } from '../../src/logging/logger';
@@ -57,7 +57,7 @@ async function withSession(
   const podWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: podTaskQueue(POD), activities: gateway.activities() });
   await controlWorker.runUntil(
     podWorker.runUntil(async () => {
-      const handle = await env.client.workflow.start('sessionWorkflow', {
+      const handle = await env.client.workflow.start(sessionWorkflow, {
         taskQueue: CONTROL_TASK_QUEUE,
         workflowId: `ibkr-session:${connectionId}`,
         args: [{ connectionId, maintenance: { daily: [], weekly: [] }, ...input }],
