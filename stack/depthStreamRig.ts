@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { SignalDefinition } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStreamDepth, type StreamDepthStats } from '../activities/streamDepth';
@@ -22,19 +21,12 @@ import type { DepthSettings, IbflowConfig } from '../src/config/schema';
 import type { DepthInstrument } from '../src/contract/depthTypes';
 import { GatewayClient } from '../src/gateway/gatewayClient';
 import { createLogger } from '../src/logging/logger';
-import { freePort } from '../src/util/freePort';
 import { waitFor } from '../src/util/waitFor';
-import { startEmbeddedClickHouse, type EmbeddedClickHouse } from './embeddedClickHouse';
+import { startEmbeddedClickHouse } from './embeddedClickHouse';
+import { startPrivateClickHouse, type PrivateClickHouse } from './privateClickHouse';
 
 /** The rig's private ClickHouse. `server` is replaced by `restartClickHouse()`; cleanup stops whichever is current. */
-export interface RigClickHouse {
-  server: EmbeddedClickHouse;
-  client: ClickHouseClient;
-  dataDir: string;
-  httpPort: number;
-  tcpPort: number;
-  cleanup(): Promise<void>;
-}
+export type RigClickHouse = PrivateClickHouse;
 
 /** A simulator the rig logs in to and stops at cleanup. */
 export interface RigSimulator extends SimHandle {
@@ -200,26 +192,6 @@ export async function startDepthStreamRig<S extends RigSimulator = RigSimulator>
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function startPrivateClickHouse(dataDir: string): Promise<RigClickHouse> {
-  const httpPort = await freePort();
-  const tcpPort = await freePort();
-  const server = await startEmbeddedClickHouse({ dataDir, httpPort, tcpPort });
-  // Its own logger would print every failed request, and tests stop the server on purpose.
-  const client = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
-  const handle: RigClickHouse = {
-    server,
-    client,
-    dataDir,
-    httpPort,
-    tcpPort,
-    async cleanup() {
-      await client.close().catch(() => undefined);
-      await handle.server.stop();
-    },
-  };
-  return handle;
 }
 
 /** The simulator's SSO login as the login page would post it (paper: password only). */
