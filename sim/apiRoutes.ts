@@ -3,10 +3,12 @@ import { authStatus, iserverAccounts, loggedOutAuthStatus, portfolioAccounts, ss
 import { apiCookieSession, parseBody, readBody, sendHtml, sendJson, sendText } from './httpUtil';
 import { secdefSearch } from './instruments';
 import type { SessionStore, UserSession } from './sessionStore';
+import type { TickleWithoutSession } from './types';
 
 export interface ApiDeps {
   sessions: SessionStore;
   authDelayMs: number;
+  tickleWithoutSession: TickleWithoutSession;
 }
 
 /** Who a REST call acts for: nobody ever logged in, a session that is gone, or a live session. */
@@ -96,6 +98,11 @@ export async function handleApiRoute(deps: ApiDeps, req: IncomingMessage, res: S
     if (caller.state === 'never') return unauthorized(res);
     if (caller.state === 'gone') return sendJson(res, 200, loggedOutAuthStatus());
     return sendJson(res, 200, authStatus(caller.session));
+  }
+
+  // Some real gateways answer a tickle without a session with 200 and an error body (Voyz/ibeam#242).
+  if (apiPath === 'tickle' && caller.state !== 'active' && deps.tickleWithoutSession === 'no-session-200' && ROUTES.tickle!.methods.includes(method)) {
+    return sendJson(res, 200, { error: 'no session' });
   }
 
   const route = ROUTES[apiPath];

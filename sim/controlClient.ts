@@ -1,11 +1,12 @@
 import { request as httpRequest } from 'node:http';
+import type { PacingSettings } from './pacing';
 import type { SimHandle } from './types';
 
 /**
  * Calls a simulator's control plane (plain HTTP on its own port; not part of IBKR's API). Used by
  * tests, the soak and anyone scripting rehearsals. Errors carry the HTTP status.
  */
-export function simControl<T = unknown>(sim: Pick<SimHandle, 'controlUrl'>, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export function simControl<T = unknown>(sim: Pick<SimHandle, 'controlUrl'>, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const payload = body === undefined ? '' : JSON.stringify(body);
   return new Promise<T>((resolve, reject) => {
     const req = httpRequest(
@@ -24,4 +25,28 @@ export function simControl<T = unknown>(sim: Pick<SimHandle, 'controlUrl'>, meth
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/** What `GET /sim/control/pacing` answers. */
+export interface SimPacingView extends PacingSettings {
+  rejected: number;
+  boxes: number;
+  /** ip → ms left in the penalty box */
+  penaltyBox: Record<string, number>;
+  /** ip → refused requests within the violation window (lenient mode) */
+  violations: Record<string, number>;
+}
+
+export function simPacing(sim: Pick<SimHandle, 'controlUrl'>): Promise<SimPacingView> {
+  return simControl<SimPacingView>(sim, 'GET', '/sim/control/pacing');
+}
+
+/** Changes pacing at runtime, e.g. `{mode:'strict'}` to rehearse the worst case on a running stack. */
+export function setSimPacing(sim: Pick<SimHandle, 'controlUrl'>, changes: Partial<PacingSettings>): Promise<SimPacingView> {
+  return simControl<SimPacingView>(sim, 'PUT', '/sim/control/pacing', changes);
+}
+
+/** Empties the penalty box, the windows and the violation counts. */
+export function clearSimPacing(sim: Pick<SimHandle, 'controlUrl'>): Promise<{ cleared: true }> {
+  return simControl<{ cleared: true }>(sim, 'DELETE', '/sim/control/pacing');
 }

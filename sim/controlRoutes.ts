@@ -4,6 +4,7 @@ import type { Faults } from './faults';
 import { parseBody, readBody, sendJson } from './httpUtil';
 import type { LockoutStore } from './lockoutStore';
 import type { Pacer } from './pacing';
+import { pacingSchema } from './rulesFile';
 import type { SessionRegistry } from './sessionRegistry';
 import type { SessionStore } from './sessionStore';
 import type { SimClock } from './simClock';
@@ -52,6 +53,11 @@ async function body<T>(req: IncomingMessage, res: ServerResponse, schema: z.ZodT
     return undefined;
   }
   return parsed.data;
+}
+
+/** Settings, counters, the box and the violation counts per IP (msLeft / refusals in the window). */
+function pacingView(pacer: Pacer) {
+  return { ...pacer.current, rejected: pacer.rejected, boxes: pacer.boxes, penaltyBox: pacer.boxedIps(), violations: pacer.violationCounts() };
 }
 
 export async function handleControlRoute(deps: ControlDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -130,7 +136,14 @@ export async function handleControlRoute(deps: ControlDeps, req: IncomingMessage
       return sendJson(res, 200, { unlocked: b.username });
     }
     case 'GET /sim/control/pacing':
-      return sendJson(res, 200, { rejected: deps.pacer.rejected, penaltyBox: deps.pacer.boxedIps() });
+      return sendJson(res, 200, pacingView(deps.pacer));
+    case 'PUT /sim/control/pacing': {
+      const b = await body(req, res, pacingSchema);
+      if (!b) return;
+      deps.pacer.configure(b);
+      deps.log('pacing changed', { ...b });
+      return sendJson(res, 200, pacingView(deps.pacer));
+    }
     case 'DELETE /sim/control/pacing':
       deps.pacer.clearPenalties();
       return sendJson(res, 200, { cleared: true });

@@ -13,6 +13,18 @@ const zone = z.string().refine((tz) => {
 }, 'must be an IANA time zone such as "America/New_York"');
 const weekTime = z.string().regex(/^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) ([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be "Ddd HH:MM", e.g. "Fri 23:00"');
 
+/** The `pacing:` block of a rules file; also the body of `PUT /sim/control/pacing`. */
+export const pacingSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  mode: z.enum(['lenient', 'strict']).optional(),
+  globalPerSecond: z.number().positive().optional(),
+  penaltyMs: ms.optional(),
+  boxAfterViolations: z.number().int().min(1).optional(),
+  violationWindowMs: z.number().int().min(1).optional(),
+  extendBoxOnRequest: z.boolean().optional(),
+  retryAfter: z.enum(['none', 'remaining']).optional(),
+});
+
 /**
  * The session rules, pacing and depth settings of `ibflow sim --rules FILE` (JSON or YAML): every
  * rule the simulator has, so a rehearsal can use IBKR-like or deliberately harsh settings.
@@ -24,7 +36,8 @@ const rulesSchema = z.strictObject({
   maintenance: z.union([z.null(), z.strictObject({ start: weekTime, end: weekTime, timeZone: zone })]).optional(),
   randomDrop: z.strictObject({ ratePerHour: z.number().min(0), kind: z.enum(['bridge', 'expire', 'competing', 'logout']).optional() }).optional(),
   lockout: z.strictObject({ maxFailures: z.number().int().min(0).optional(), durationMs: ms.optional() }).optional(),
-  pacing: z.strictObject({ enabled: z.boolean().optional(), globalPerSecond: z.number().positive().optional(), penaltyMs: ms.optional() }).optional(),
+  pacing: pacingSchema.optional(),
+  tickleWithoutSession: z.enum(['unauthorized', 'no-session-200']).optional(),
   competingDelayMs: ms.optional(),
   heartbeatMs: z.number().int().min(100).optional(),
   smdIntervalMs: z.number().int().min(10).optional(),
@@ -43,7 +56,19 @@ const rulesSchema = z.strictObject({
 
 export type SimRules = Pick<
   SimulatorOptions,
-  'idleTimeoutMs' | 'maxSessionAgeMs' | 'dailyReset' | 'maintenance' | 'randomDrop' | 'lockout' | 'pacing' | 'competingDelayMs' | 'heartbeatMs' | 'smdIntervalMs' | 'wsTextFrames' | 'depth'
+  | 'idleTimeoutMs'
+  | 'maxSessionAgeMs'
+  | 'dailyReset'
+  | 'maintenance'
+  | 'randomDrop'
+  | 'lockout'
+  | 'pacing'
+  | 'tickleWithoutSession'
+  | 'competingDelayMs'
+  | 'heartbeatMs'
+  | 'smdIntervalMs'
+  | 'wsTextFrames'
+  | 'depth'
 >;
 
 /** Reads a rules file; errors name the field at fault. */

@@ -27,7 +27,8 @@ export interface SimStatsSnapshot {
   depth: Record<string, { frames: number; sizeSum: number }>;
   subscriptions: Record<string, SubscriptionStats>;
   logins: Record<string, LoginStats>;
-  pacing: { rejected: number };
+  /** `rejected`: requests answered 429 by pacing; `boxes`: penalty boxes started. */
+  pacing: { rejected: number; boxes: number };
 }
 
 /** Failed logins for usernames not in the users list share one bucket, so a mistyped secret never becomes a key. */
@@ -38,6 +39,7 @@ export class SimStats {
   private readonly subs = new Map<string, SubscriptionStats>();
   private readonly logins = new Map<string, LoginStats>();
   pacingRejected = (): number => 0;
+  pacingBoxes = (): number => 0;
 
   subscriptionStarted(id: string, topic: string, account: string, conid: number): void {
     this.subs.set(id, { topic, account, conid, frames: 0, firstSeq: null, lastSeq: null, sizeSum: 0, active: true });
@@ -92,7 +94,7 @@ export class SimStats {
       depth: Object.fromEntries([...this.depth].map(([k, v]) => [k, { ...v }])),
       subscriptions: Object.fromEntries([...this.subs].map(([k, v]) => [k, { ...v }])),
       logins: Object.fromEntries([...this.logins].map(([k, v]) => [k, { ...v }])),
-      pacing: { rejected: this.pacingRejected() },
+      pacing: { rejected: this.pacingRejected(), boxes: this.pacingBoxes() },
     };
   }
 }

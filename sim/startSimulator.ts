@@ -75,6 +75,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
   const lockouts = new LockoutStore(opts.stateDir, { maxFailures: opts.lockout?.maxFailures ?? 5, durationMs: opts.lockout?.durationMs ?? DAY_MS }, () => clock.now());
   const pacer = new Pacer(opts.pacing ?? {}, () => clock.now());
   stats.pacingRejected = () => pacer.rejected;
+  stats.pacingBoxes = () => pacer.boxes;
   const faults = new Faults();
   const variant = { ...DEFAULT_VARIANT, ...(opts.depth?.variant ?? {}) };
   const hub = new WsHub({
@@ -102,7 +103,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     secureCookies: tls,
     log,
   };
-  const apiDeps = { sessions, authDelayMs };
+  const apiDeps = { sessions, authDelayMs, tickleWithoutSession: opts.tickleWithoutSession ?? 'unauthorized' };
   const controlDeps: ControlDeps = { users, sessions, registry, stats, hub, clock, faults, lockouts, pacer, log };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -122,8 +123,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     if (apiPath !== undefined) {
       const verdict = pacer.check(req.socket.remoteAddress ?? '', apiPath);
       if (!verdict.ok) {
-        log('request paced', { path: apiPath, reason: verdict.reason });
-        return sendJson(res, 429, { error: 'Too Many Requests', statusCode: 429 });
+        log(verdict.boxed ? 'penalty box started' : 'request paced', { path: apiPath, reason: verdict.reason, mode: pacer.current.mode });
+        return sendJson(res, 429, { error: 'Too Many Requests', statusCode: 429 }, pacer.retryAfterHeader(verdict));
       }
       return handleApiRoute(apiDeps, req, res, apiPath);
     }

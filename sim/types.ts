@@ -5,6 +5,8 @@ import type { IpRules } from './ipFilter';
 import type { PacingOptions } from './pacing';
 import type { DropKind } from './sessionStore';
 
+export type TickleWithoutSession = 'unauthorized' | 'no-session-200';
+
 export interface SimUser {
   username: string;
   password: string;
@@ -51,8 +53,10 @@ export interface SimulatorOptions {
   randomDrop?: { ratePerHour: number; kind?: DropKind };
   /** Failed-login lock: maxFailures in a row (default 5; 0 = never) lock the user for durationMs (default 24 h). */
   lockout?: { maxFailures?: number; durationMs?: number };
-  /** Request pacing (default on: 10 req/s global, per-endpoint limits, 15 min penalty box). */
+  /** Request pacing (default on, lenient: 10 req/s global, per-endpoint limits, 429 per request, 15 min penalty box after sustained violation). */
   pacing?: PacingOptions;
+  /** What a tickle without a session answers: 401 (default) or 200 `{"error":"no session"}`, as some real gateways do. */
+  tickleWithoutSession?: TickleWithoutSession;
   /** `ips.allow` / `ips.deny` of the gateway's conf.yaml; default allows every address. */
   ips?: IpRules;
   /** Sim clock speed: 60 = a simulated minute per real second (default 1). */
