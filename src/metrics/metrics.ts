@@ -42,6 +42,12 @@ export const metrics = {
   sinkBufferedRows: new Gauge({ name: 'ibflow_sink_buffered_rows', help: 'Depth rows held in memory by the sink', labelNames: ['pod'] as const, registers: [registry] }),
   spillBytes: new Gauge({ name: 'ibflow_spill_bytes', help: 'Bytes of depth batches spilled to local disk while ClickHouse is away', labelNames: ['pod'] as const, registers: [registry] }),
   workerUp: new Gauge({ name: 'ibflow_worker_up', help: '1 while the Temporal worker is running', labelNames: ['worker'] as const, registers: [registry] }),
+  /** The app port (src/appPort/): `path` is normalised (ids → `:id`), so its label values stay few. */
+  appPortForwarded: new Counter({ name: 'ibflow_app_port_forwarded_total', help: 'App port requests and websockets forwarded to the gateway', labelNames: ['pod', 'path'] as const, registers: [registry] }),
+  appPortQueued: new Counter({ name: 'ibflow_app_port_queued_total', help: 'App port requests that waited for the pacer', labelNames: ['pod', 'path'] as const, registers: [registry] }),
+  appPortAnsweredLocally: new Counter({ name: 'ibflow_app_port_answered_locally_total', help: "App port requests answered from ibflow's own fresh knowledge", labelNames: ['pod', 'path'] as const, registers: [registry] }),
+  appPortRefused: new Counter({ name: 'ibflow_app_port_refused_total', help: 'App port requests refused locally (429, 403, 503, 404)', labelNames: ['pod', 'path', 'status'] as const, registers: [registry] }),
+  appPortUpstreamErrors: new Counter({ name: 'ibflow_app_port_upstream_errors_total', help: 'App port requests the gateway did not answer (502)', labelNames: ['pod', 'path'] as const, registers: [registry] }),
 };
 
 const lastState = new Map<string, string>();
