@@ -5,4 +5,7 @@ export type { SimConf } from './confFile';
 export { startSimulator } from './startSimulator';
 export { loadUsersFile } from './usersFile';
 export { loadSimConfFile } from './confFile';
-export { simControl } from './controlClient';
+export { simControl, simPacing, setSimPacing, clearSimPacing, type SimPacingView } from './controlClient';
+export type { PacingMode, PacingOptions, PacingSettings, RetryAfterPolicy } from './pacing';
+export type { TickleWithoutSession } from './types';
+export { runNoise, NOISE_PATTERNS, type NoiseOptions, type NoisePattern, type NoiseSummary } from './noise';

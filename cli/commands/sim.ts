@@ -1,8 +1,15 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { NoisePattern, NoiseSummary } from '../../sim/noise';
+import { CliError, EXIT, usage } from '../support/errors';
+import { note, out, printJson, table } from '../support/io';
+import { parseDuration } from '../support/time';
 
-/** `ibflow sim`: the simulated gateway alone, for rehearsing a setup without IBKR. */
+const PATTERNS: readonly NoisePattern[] = ['tickle', 'pair', 'mixed', 'burst'];
+
+/** `ibflow sim`: the simulated gateway alone, for rehearsing a setup without IBKR; and `ibflow sim-noise`. */
 export function registerSimCommand(program: Command): void {
+  registerSimNoiseCommand(program);
   program
     .command('sim')
     .description('Run the simulated Client Portal Gateway')
@@ -16,6 +23,7 @@ export function registerSimCommand(program: Command): void {
     .option('--plain-http', 'serve http:// and ws:// instead of TLS', false)
     .option('--auth-delay-ms <ms>', 'delay before the brokerage session opens by itself', (v) => Number(v), 3000)
     .option('--rules <file>', 'session rules, pacing and depth settings (JSON or YAML; see docs/simulator.md, "Rules file")')
+    .addHelpText('after', '\nCo-tenant traffic against a running gateway: ibflow sim-noise --help\n')
     .addHelpText('after', '\nExamples:\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml --rules harsh.yaml\n')
     .action(async (opts: { port?: number; controlPort: number; conf?: string; timeScale: number; pacing: boolean; stateDir: string; users?: string; plainHttp: boolean; authDelayMs: number; rules?: string }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
@@ -55,4 +63,91 @@ export function parsePort(value: string, flag: string): number {
     throw Object.assign(new Error(`${flag} must be a port number 0-65535 (got "${value}")`), { exitCode: 2 });
   }
   return port;
+}
+
+/**
+ * `ibflow sim-noise`: another program's traffic at a gateway (or an app port). A sibling of `sim`
+ * rather than `sim noise`: commander checks the required options of every ancestor, so a
+ * subcommand of `sim` would demand `--state-dir`.
+ */
+function registerSimNoiseCommand(program: Command): void {
+  program
+    .command('sim-noise')
+    .description("Send a co-tenant's REST traffic to a gateway or app port and sum up the answers (429s included)")
+    .requiredOption('--target <url>', 'base URL of the gateway or app port, e.g. https://localhost:5000')
+    .requiredOption('--rate <n>', 'tickle: tickles/s; pair: pairs/s; mixed: requests/s; burst: requests per one-second burst', (v) => parseRate(v))
+    .requiredOption('--pattern <p>', `${PATTERNS.join(' | ')}`, (v) => parsePattern(v))
+    .option('--duration <d>', 'how long to run, e.g. 30s, 2m', (v) => parseDuration(v, '--duration'), 30_000)
+    .option('--every <d>', 'pair: time between pairs (default 1/rate); burst: time between bursts (default 5s)', (v) => parseDuration(v, '--every'))
+    .option('--insecure', "accept the gateway's self-signed certificate (localhost, 127.0.0.1, ::1 only)", false)
+    .option('--json', 'print the summary as JSON (progress still goes to stderr)', false)
+    .addHelpText(
+      'after',
+      `
+Patterns:
+  tickle  N tickles per second
+  pair    a tickle and a second one 100 ms later (a tickle, then a health check that tickles), N pairs per second
+  mixed   N requests per second over iserver/auth/status, tickle, iserver/accounts, portfolio/accounts, sso/validate
+  burst   N mixed requests within one second, then a pause (--every, default 5s between burst starts)
+
+Examples:
+  ibflow sim-noise --target https://localhost:5000 --insecure --rate 1 --pattern pair --duration 1m
+  ibflow sim-noise --target https://localhost:5000 --insecure --rate 30 --pattern burst --json
+`,
+    )
+    .action(async (opts: { target: string; rate: number; pattern: NoisePattern; duration: number; every?: number; insecure: boolean; json: boolean }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+      const { runNoise, validateNoiseOptions } = require('../../sim/noise') as typeof import('../../sim/noise');
+      const noiseOpts = { target: opts.target, rate: opts.rate, pattern: opts.pattern, durationMs: opts.duration, everyMs: opts.every, insecure: opts.insecure };
+      try {
+        validateNoiseOptions(noiseOpts);
+      } catch (err) {
+        // "target: ..." / "insecure: ..." → the flag's name
+        throw usage(`--${(err as Error).message}`);
+      }
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      note(`sending ${opts.pattern} traffic to ${new URL(opts.target).origin} for ${opts.duration / 1000} s (Ctrl-C ends early)`);
+      let summary: NoiseSummary;
+      try {
+        summary = await runNoise({ ...noiseOpts, signal: stop.signal, onProgress: (s) => note(progressLine(s)) });
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
+      if (opts.json) printJson(summary);
+      else out(summaryTable(summary));
+      if (summary.sent > 0 && summary.errors === summary.sent) {
+        throw new CliError(`no request was answered (${Object.entries(summary.errorKinds).map(([k, n]) => `${k} ×${n}`).join(', ')})`, EXIT.failure);
+      }
+    });
+}
+
+function parseRate(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 10_000) throw usage(`--rate must be a number above 0 and at most 10000 (got "${value}")`);
+  return n;
+}
+
+function parsePattern(value: string): NoisePattern {
+  if (!(PATTERNS as readonly string[]).includes(value)) throw usage(`--pattern must be one of ${PATTERNS.join(', ')} (got "${value}")`);
+  return value as NoisePattern;
+}
+
+function statusList(byStatus: Record<string, number>): string {
+  return Object.entries(byStatus)
+    .map(([status, n]) => `${status}: ${n}`)
+    .join('  ');
+}
+
+function progressLine(s: NoiseSummary): string {
+  return `${(s.elapsedMs / 1000).toFixed(1)} s  sent ${s.sent}  ${statusList(s.byStatus)}${s.errors ? `  errors ${s.errors}` : ''}`;
+}
+
+function summaryTable(s: NoiseSummary): string {
+  const rows: (string | number)[][] = Object.entries(s.byStatus).map(([status, n]) => [`HTTP ${status}`, n]);
+  if (s.errors) rows.push(['no answer', `${s.errors} (${Object.entries(s.errorKinds).map(([k, n]) => `${k} ×${n}`).join(', ')})`]);
+  rows.push(['sent', s.sent], ['latency p50 / p99', `${s.latencyMs.p50} ms / ${s.latencyMs.p99} ms`], ['elapsed', `${(s.elapsedMs / 1000).toFixed(1)} s`]);
+  const paths = Object.entries(s.byPath).map(([path, st]) => [path, statusList(st)] as (string | number)[]);
+  return `${table([`${s.pattern} traffic`, 'requests'], rows)}\n${table(['path', 'answers'], paths)}`;
 }

@@ -59,3 +59,30 @@ describe('REST shapes', () => {
     expect(portfolio[0]).toMatchObject({ id: 'DU111111', accountId: 'DU111111', currency: 'USD', type: 'DEMO' });
   });
 });
+
+describe('tickle without a session', () => {
+  let sim: TestSim;
+  afterEach(async () => {
+    await sim.stop();
+  });
+
+  test("default 'unauthorized': 401 before any login and after the session is gone", async () => {
+    sim = await startTestSim({ authDelayMs: 50 });
+    expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(401);
+    await loginViaHttp(sim, PAPER_USER);
+    await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'expire' } });
+    expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(401);
+  });
+
+  test("'no-session-200': HTTP 200 {\"error\":\"no session\"} as some real gateways answer; other paths keep their 401", async () => {
+    sim = await startTestSim({ authDelayMs: 50, tickleWithoutSession: 'no-session-200' });
+    const before = await http(sim.url, 'POST', '/v1/api/tickle');
+    expect([before.status, before.json()]).toEqual([200, { error: 'no session' }]);
+    await loginViaHttp(sim, PAPER_USER);
+    expect((await http(sim.url, 'GET', '/v1/api/tickle')).json().session).toMatch(/^[0-9a-f]{32}$/);
+    await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'logout' } });
+    const after = await http(sim.url, 'GET', '/v1/portal/tickle');
+    expect([after.status, after.json()]).toEqual([200, { error: 'no session' }]);
+    expect((await http(sim.url, 'GET', '/v1/api/portfolio/accounts')).status).toBe(401);
+  });
+});

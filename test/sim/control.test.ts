@@ -95,6 +95,44 @@ describe('fault control plane', () => {
     await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true, 2);
   });
 
+  test('PUT /sim/control/pacing switches modes on a running simulator; DELETE empties the box', async () => {
+    await loginViaHttp(sim, PAPER_USER);
+    // The test kit starts with pacing off; turn it on in the default (lenient) mode.
+    const on = await http(sim.controlUrl, 'PUT', '/sim/control/pacing', { body: { enabled: true } });
+    expect(on.json()).toMatchObject({ enabled: true, mode: 'lenient', boxAfterViolations: 10, violationWindowMs: 60_000, retryAfter: 'none', penaltyBox: {}, violations: {} });
+    await http(sim.url, 'POST', '/v1/api/tickle');
+    expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(429);
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).status).toBe(200); // lenient: not boxed
+
+    const strict = await http(sim.controlUrl, 'PUT', '/sim/control/pacing', { body: { mode: 'strict', penaltyMs: 120_000 } });
+    expect(strict.json()).toMatchObject({ mode: 'strict', penaltyMs: 120_000 });
+    await http(sim.controlUrl, 'POST', '/sim/control/clock', { body: { advanceMs: 1000 } });
+    await http(sim.url, 'POST', '/v1/api/tickle');
+    expect((await http(sim.url, 'POST', '/v1/api/tickle')).status).toBe(429);
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).status).toBe(429); // strict: boxed
+    const boxed = (await http(sim.controlUrl, 'GET', '/sim/control/pacing')).json();
+    expect(boxed.penaltyBox['127.0.0.1']).toBeGreaterThan(100_000);
+    expect(boxed.rejected).toBe(3);
+
+    expect((await http(sim.controlUrl, 'DELETE', '/sim/control/pacing')).json()).toEqual({ cleared: true });
+    expect((await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).status).toBe(200);
+    expect((await http(sim.controlUrl, 'GET', '/sim/control/pacing')).json()).toMatchObject({ mode: 'strict', penaltyBox: {}, violations: {} });
+  });
+
+  test.each([
+    [{ mode: 'harsh' }, 'mode'],
+    [{ penaltyMs: -1 }, 'penaltyMs'],
+    [{ boxAfterViolations: 0 }, 'boxAfterViolations'],
+    [{ violationWindowMs: 'long' }, 'violationWindowMs'],
+    [{ retryAfter: 'always' }, 'retryAfter'],
+    [{ penaltyBoxMinutes: 15 }, 'penaltyBoxMinutes'],
+  ])('PUT /sim/control/pacing %j is a 400 naming the field', async (bad, field) => {
+    const res = await http(sim.controlUrl, 'PUT', '/sim/control/pacing', { body: bad });
+    expect(res.status).toBe(400);
+    expect(res.json().error).toContain(field);
+    expect((await http(sim.controlUrl, 'GET', '/sim/control/pacing')).json()).toMatchObject({ enabled: false, mode: 'lenient', penaltyMs: 900_000 });
+  });
+
   test('bad control requests are rejected', async () => {
     expect((await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'nuke' } })).status).toBe(400);
     expect((await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'ghost', kind: 'logout' } })).status).toBe(404);

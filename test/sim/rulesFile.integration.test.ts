@@ -35,7 +35,22 @@ test('reads YAML rules', () => {
   });
 });
 
+test('reads the pacing modes and the tickle variant', () => {
+  const path = write(
+    'pacing.yaml',
+    ['pacing: { mode: strict, penaltyMs: 600000, boxAfterViolations: 5, violationWindowMs: 30000, extendBoxOnRequest: true, retryAfter: remaining }', 'tickleWithoutSession: no-session-200'].join('\n'),
+  );
+  expect(loadSimRulesFile(path)).toEqual({
+    pacing: { mode: 'strict', penaltyMs: 600_000, boxAfterViolations: 5, violationWindowMs: 30_000, extendBoxOnRequest: true, retryAfter: 'remaining' },
+    tickleWithoutSession: 'no-session-200',
+  });
+});
+
 test.each([
+  ['an unknown pacing mode', 'pacing: { mode: harsh }', 'pacing.mode'],
+  ['a zero violation threshold', 'pacing: { boxAfterViolations: 0 }', 'pacing.boxAfterViolations'],
+  ['an unknown Retry-After policy', 'pacing: { retryAfter: always }', 'pacing.retryAfter'],
+  ['an unknown tickle variant', 'tickleWithoutSession: 403', 'tickleWithoutSession'],
   ['an unknown rule', 'idleTimeout: 5', '(root)'],
   ['a bad time zone', 'dailyReset: { time: "00:00", timeZone: Mars/Olympus }', 'dailyReset.timeZone'],
   ['a bad window', 'maintenance: { start: "Friday 23:00", end: "Sat 03:00", timeZone: UTC }', 'maintenance.start'],
