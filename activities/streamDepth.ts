@@ -5,6 +5,8 @@ import { FailureType } from '../src/contract/failureTypes';
 import { DepthFeed, emptyFeedStats, type DepthFeedEnd, type DepthFeedStats } from '../src/depth/depthFeed';
 import { allotLadders } from '../src/depth/ladderLimit';
 import { SinkPipe } from '../src/depth/sinkPipe';
+import type { GatewayClient } from '../src/gateway/gatewayClient';
+import { GatewayError } from '../src/gateway/gatewayError';
 import { GatewaySocket } from '../src/gateway/gatewaySocket';
 import { addDepthRows } from '../src/metrics/metrics';
 import { depthProblemSignal } from '../workflows/depthMessages';
@@ -69,12 +71,8 @@ export function createStreamDepth(deps: PodDependencies) {
     let session: string;
     let account: string;
     try {
-      const tickle = await gateway.tickle();
-      if (!tickle.authStatus.authenticated) {
-        throw ApplicationFailure.create({ type: FailureType.SessionLost, message: 'session is not authenticated', nonRetryable: true });
-      }
-      session = tickle.session;
-      account = connection.account ?? (await gateway.accounts()).accounts[0] ?? '';
+      session = await streamSession(gateway);
+      account = connection.account ?? gateway.knowledge.accounts?.[0] ?? (await gateway.accounts()).accounts[0] ?? '';
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       throw gatewayFailure(err);
@@ -147,4 +145,23 @@ export function createStreamDepth(deps: PodDependencies) {
       if (pipe.error) log.error({ error: String(pipe.error) }, 'sink failed while streaming');
     }
   };
+}
+
+/**
+ * The websocket session id: from a tickle, or — while the gateway refuses REST requests from this
+ * pod (IBKR's penalty box does not cover websockets) — the one ibflow already knows; the socket's
+ * own `sts` then says whether the session lives.
+ */
+async function streamSession(gateway: GatewayClient): Promise<string> {
+  try {
+    const tickle = await gateway.tickle();
+    if (!tickle.authStatus.authenticated) {
+      throw ApplicationFailure.create({ type: FailureType.SessionLost, message: 'session is not authenticated', nonRetryable: true });
+    }
+    return tickle.session;
+  } catch (err) {
+    const known = gateway.knowledge.sessionId;
+    if (err instanceof GatewayError && err.kind === 'rate_limited' && known) return known;
+    throw err;
+  }
 }

@@ -8,10 +8,11 @@ import { runWorker, type RunningWorker } from './runningWorker';
 export type { RunningWorker };
 import { DepthSink } from '../src/clickhouse/depthSink';
 import { join } from 'node:path';
-import { depthSettings, type IbflowConfig } from '../src/config/schema';
+import { depthSettings, type ConnectionConfig, type IbflowConfig } from '../src/config/schema';
 import { nowNs } from '../src/gateway/gatewaySocket';
 import { metrics, recordSinkStats } from '../src/metrics/metrics';
-import { GatewayClient } from '../src/gateway/gatewayClient';
+import { PodGateway } from '../src/gateway/podGateway';
+import { querySessionStatus } from '../src/operations/sessionControl';
 import { startWorkerOps } from '../src/health/workerOps';
 import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
@@ -62,27 +63,34 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
   }, 5_000);
   sinkMetrics.unref();
 
-  const gateways = new Map<string, GatewayClient>();
+  const gateways = new Map<string, PodGateway>();
   const connection = (id: string) => {
     const found = opts.config().connections.find((c) => c.id === id);
     if (!found) throw new Error(`unknown connection "${id}"`);
     if (found.pod !== opts.pod) throw new Error(`connection "${id}" belongs to pod "${found.pod}", not "${opts.pod}"`);
     return found;
   };
+  /** One per gateway of this pod: ibflow's client, the app port and the pacing they share. */
+  const podGateway = (c: ConnectionConfig): PodGateway => {
+    const key = `${c.gateway.url}|${c.gateway.verifyTls}`;
+    let g = gateways.get(key);
+    if (!g) {
+      g = new PodGateway({
+        pod: opts.pod,
+        baseUrl: c.gateway.url,
+        verifyTls: c.gateway.verifyTls,
+        sessionStatus: () => querySessionStatus(temporal, c.username, 2_000),
+      });
+      gateways.set(key, g);
+    }
+    return g;
+  };
+  for (const c of initial.connections.filter((x) => x.pod === opts.pod)) podGateway(c);
   const activities = createPodActivities({
     pod: opts.pod,
     config: opts.config,
     connection,
-    gateway(id) {
-      const c = connection(id);
-      const key = `${c.gateway.url}|${c.gateway.verifyTls}`;
-      let client = gateways.get(key);
-      if (!client) {
-        client = new GatewayClient({ baseUrl: c.gateway.url, verifyTls: c.gateway.verifyTls });
-        gateways.set(key, client);
-      }
-      return client;
-    },
+    gateway: (id) => podGateway(connection(id)).client,
     secrets: new SecretResolver(initial.stateDir, opts.env),
     log,
     temporal,

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ReloginResult, SessionStatus } from '../src/contract/sessionStatus';
+import type { PacingPenalty, ReloginResult, SessionStatus } from '../src/contract/sessionStatus';
 
 /** Session workflow messages, shared by the workflow and its clients (CLI, depth stream). */
 export const statusQuery = defineQuery<SessionStatus>('status');
@@ -15,3 +15,6 @@ export const sessionLostSignal = defineSignal<[reason: string]>('sessionLost');
 /** Depth workflow messages. */
 export const sessionChangedSignal = defineSignal<[usable: boolean]>('sessionChanged');
 export const stopDepthSignal = defineSignal('stop');
+
+/** Sent by the pod's keepalive when IBKR's penalty box on the pod's address starts, is extended or ends (null). */
+export const pacingSignal = defineSignal<[penalty: PacingPenalty | null]>('pacing');

@@ -1,12 +1,13 @@
 import * as wf from '@temporalio/workflow';
 import type { ControlActivities, PodActivities } from '../activities';
 import { CONTROL_TASK_QUEUE, depthWorkflowId } from '../src/contract/ids';
-import type { ConnectionFacts, KeepaliveEnded, SessionState } from '../src/contract/sessionStatus';
+import type { ConnectionFacts, KeepaliveEnded, PacingPenalty, SessionState } from '../src/contract/sessionStatus';
 import { COMPETING_CHECK_WHY, decideOnCompetingLoss } from './competingGuard';
 import { failureOf } from './failureOf';
 import { DEFAULT_MAINTENANCE } from './maintenance';
 import {
   forceReloginSignal,
+  pacingSignal,
   pauseSignal,
   reloginUpdate,
   resumeSignal,
@@ -31,6 +32,8 @@ import {
   maintenanceWait,
   nextLoopStep,
   OPEN_BROKERAGE_SESSION_REASON,
+  pacingEventReason,
+  samePenalty,
   stepAfterCheck,
   usableReason,
   verdictOnKeepaliveEnded,
@@ -121,6 +124,20 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     heartbeatTimeout: '30 seconds',
     retry: { maximumAttempts: 1 },
   });
+
+  // IBKR's penalty box on the pod's address, as the pod's keepalive sees it: recorded, shown in the
+  // status, and never a reason to recover — the keepalive goes on over the websocket meanwhile.
+  let usableBecause = '';
+  wf.setHandler(pacingSignal, (penalty: PacingPenalty | null) => applyPacing(penalty));
+  function applyPacing(penalty: PacingPenalty | null): void {
+    if (samePenalty(status.pacing ?? null, penalty)) return;
+    const started = (status.pacing ?? null) === null;
+    status.pacing = penalty;
+    if (status.state === 'usable') status.reason = usableReason({ serverName: usableBecause, clockSkewMs: status.clockSkewMs, pacing: penalty });
+    void eventLog
+      .recordSessionEvent({ tsMs: Date.now(), connection: connectionId, workflowId: wf.workflowInfo().workflowId, state: status.state, previousState: status.state, reason: pacingEventReason(penalty, started) })
+      .catch(() => undefined);
+  }
 
   wf.upsertSearchAttributes([
     { key: IbflowConnection, value: connectionId },
@@ -332,7 +349,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
           status.failures = 0;
           run.noBridgeChecks = 0;
           status.clockSkewMs = next.clockSkewMs;
+          usableBecause = next.serverName;
           setState('usable', usableReason(next));
+          // Only a run that was told of a penalty box can hold one: a box that ended while no keepalive ran.
+          if ((status.pacing ?? null) !== null || next.pacing !== null) applyPacing(next.pacing);
           await keepAliveUntilTrouble();
           break;
         }

@@ -6,7 +6,7 @@
  * its seeded Math.random); nothing here sleeps, schedules or reads a clock. Each function calls
  * `random` at most once, and only on the paths where the workflow always did, so histories replay.
  */
-import { CLOCK_SKEW_WARN_MS, type GatewaySessionCheck, type KeepaliveEnded, type SessionState } from '../src/contract/sessionStatus';
+import { CLOCK_SKEW_WARN_MS, type GatewaySessionCheck, type KeepaliveEnded, type PacingPenalty, type SessionState } from '../src/contract/sessionStatus';
 import { FailureType, PERMANENT_FAILURES } from '../src/contract/failureTypes';
 import { backoffDelayMs } from './backoff';
 import type { FailureInfo } from './failureOf';
@@ -40,7 +40,7 @@ export function continueAsNewDue(info: { continueAsNewSuggested: boolean; histor
 
 /** The step each gateway check leads to (outside a maintenance window). */
 export type CheckStep =
-  | { step: 'keepAlive'; serverName: string; clockSkewMs: number | null }
+  | { step: 'keepAlive'; serverName: string; clockSkewMs: number | null; pacing: PacingPenalty | null }
   | { step: 'openBrokerageSession' }
   | { step: 'login' }
   | { step: 'reclaim' };
@@ -48,7 +48,7 @@ export type CheckStep =
 export function stepAfterCheck(check: GatewaySessionCheck): CheckStep {
   switch (check.kind) {
     case 'usable':
-      return { step: 'keepAlive', serverName: check.serverName, clockSkewMs: check.clockSkewMs ?? null };
+      return { step: 'keepAlive', serverName: check.serverName, clockSkewMs: check.clockSkewMs ?? null, pacing: check.pacing ?? null };
     case 'no_bridge': // SSO but no brokerage session: ssodh/init
       return { step: 'openBrokerageSession' };
     case 'sso_gone':
@@ -65,10 +65,28 @@ export function checkMayMeetMaintenance(check: GatewaySessionCheck): boolean {
 
 // ---- Usable ----
 
-export function usableReason(check: { serverName: string; clockSkewMs?: number | null }): string {
+export function usableReason(check: { serverName: string; clockSkewMs?: number | null; pacing?: PacingPenalty | null }): string {
   const skewed = typeof check.clockSkewMs === 'number' && Math.abs(check.clockSkewMs) > CLOCK_SKEW_WARN_MS;
   const skewNote = skewed ? `; clock skew ${Math.round(check.clockSkewMs! / 1000)} s between this pod and the gateway — fix NTP, authenticator codes may be rejected` : '';
-  return `brokerage session open (${check.serverName || 'gateway'})${skewNote}`;
+  const pacingNote = check.pacing ? `; ${penaltyNote(check.pacing)}` : '';
+  return `brokerage session open (${check.serverName || 'gateway'})${skewNote}${pacingNote}`;
+}
+
+// ---- IBKR's penalty box ----
+
+/** What the status says while the pod's address is in IBKR's penalty box. */
+export function penaltyNote(p: PacingPenalty): string {
+  return `REST requests paused until ${p.until} (the gateway answers 429: ${p.cause}); the session is kept alive over the websocket and depth keeps streaming`;
+}
+
+export function pacingEventReason(p: PacingPenalty | null, started: boolean): string {
+  if (p === null) return 'pacing penalty over: the gateway serves REST requests again; REST keepalive resumed without a new login';
+  return `${started ? 'pacing penalty' : 'pacing penalty extended'} (refused ${p.path} since ${p.since}): ${penaltyNote(p)}`;
+}
+
+export function samePenalty(a: PacingPenalty | null, b: PacingPenalty | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.since === b.since && a.until === b.until && a.path === b.path && a.cause === b.cause;
 }
 
 // ---- Keepalive ended ----

@@ -1,15 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** The safe status an app on the pod is told (the brief's usable / manual_action_required / unavailable). */
-export type SafeSessionState = 'usable' | 'manual_action_required' | 'unavailable';
-
-export interface SafeStatus {
-  connectionId: string;
-  state: SafeSessionState;
-  /** Written by ibflow, never copied from the gateway; holds no secret. */
-  reason: string;
-  nextAttemptAt: string | null;
-}
+export type { SafeSessionState, SafeStatus } from '../contract/safeStatus';
+import type { SafeStatus } from '../contract/safeStatus';
 
 /** A cached gateway answer ibflow received itself, and how old it is. */
 export interface FreshAnswer {

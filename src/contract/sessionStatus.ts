@@ -26,6 +26,23 @@ export interface SessionStatus {
   reason: string;
   /** Gateway clock minus the pod's, from its `Date` header, when known (TOTP needs clocks within seconds). */
   clockSkewMs?: number | null;
+  /** The gateway is refusing this pod's address (IBKR's penalty box) while the session lives on; absent or null when not. */
+  pacing?: PacingPenalty | null;
+}
+
+/**
+ * IBKR's penalty box on the pod's address: REST requests are refused for a while, websockets are
+ * not. Holds times and ibflow's own words only.
+ */
+export interface PacingPenalty {
+  /** ISO time the first refusal of this box arrived. */
+  since: string;
+  /** ISO time ibflow expects it to end (Retry-After, else IBKR's documented 15 minutes); a probe then tells. */
+  until: string;
+  /** Who caused it, as far as ibflow can tell. */
+  cause: string;
+  /** The API path whose refusal showed the box, e.g. `/tickle`. */
+  path: string;
 }
 
 /** What the `relogin` update answers. */
@@ -60,7 +77,7 @@ export const CLOCK_SKEW_WARN_MS = 10_000;
 
 /** What a gateway health check found. */
 export type GatewaySessionCheck =
-  | { kind: 'usable'; serverName: string; clockSkewMs?: number | null }
+  | { kind: 'usable'; serverName: string; clockSkewMs?: number | null; pacing?: PacingPenalty | null }
   | { kind: 'no_bridge' }
   | { kind: 'sso_gone' }
   | { kind: 'competing' };

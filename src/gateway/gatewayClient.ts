@@ -2,6 +2,8 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { GatewayError } from './gatewayError';
 import { GatewayPacer } from './gatewayPacer';
+import { PenaltyBox } from './penaltyBox';
+import { SessionKnowledge } from './sessionKnowledge';
 
 export interface AuthStatus {
   authenticated: boolean;
@@ -24,6 +26,10 @@ export interface GatewayClientOptions {
   timeoutMs?: number;
   /** Shared by every caller of this gateway in the process; default: IBKR's published limits. */
   pacer?: GatewayPacer;
+  /** The pod's reading of the gateway's 429s; shared with the app port. */
+  penalty?: PenaltyBox;
+  /** What ibflow last learned of the session; shared with the app port. */
+  knowledge?: SessionKnowledge;
 }
 
 interface RawResponse {
@@ -40,12 +46,16 @@ export class GatewayClient {
   private readonly agent: HttpAgent | HttpsAgent;
   private readonly base: URL;
   private readonly timeoutMs: number;
-  private readonly pacer: GatewayPacer;
+  readonly pacer: GatewayPacer;
+  readonly penalty: PenaltyBox;
+  readonly knowledge: SessionKnowledge;
   /** Gateway clock minus ours, from the last response's `Date` header (1 s resolution). */
   lastClockSkewMs: number | null = null;
 
   constructor(readonly opts: GatewayClientOptions) {
     this.pacer = opts.pacer ?? new GatewayPacer();
+    this.penalty = opts.penalty ?? new PenaltyBox();
+    this.knowledge = opts.knowledge ?? new SessionKnowledge();
     this.base = new URL(opts.baseUrl);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.agent =
@@ -60,7 +70,9 @@ export class GatewayClient {
 
   async authStatus(): Promise<AuthStatus> {
     const res = await this.call('POST', '/v1/api/iserver/auth/status');
-    return parseAuthStatus(this.json(res, 'auth/status'));
+    const body = this.json(res, 'auth/status');
+    if (isObject(body)) this.knowledge.recordAuthStatus(body);
+    return parseAuthStatus(body);
   }
 
   async tickle(): Promise<TickleResult> {
@@ -68,8 +80,10 @@ export class GatewayClient {
     const body = this.json(res, 'tickle') as Record<string, unknown>;
     if (typeof body.error === 'string') {
       // `{"error":"no session"}` arrives with 200 on some gateways.
+      this.knowledge.forgetSession();
       throw new GatewayError('unauthorized', `tickle: gateway reports "${body.error}"`, res.status);
     }
+    if (isObject(body)) this.knowledge.recordTickle(body);
     const iserver = (body.iserver ?? {}) as Record<string, unknown>;
     return {
       session: String(body.session ?? ''),
@@ -88,6 +102,7 @@ export class GatewayClient {
     const res = await this.call('GET', '/v1/api/iserver/accounts');
     const body = this.json(res, 'iserver/accounts') as Record<string, unknown>;
     const accounts = Array.isArray(body.accounts) ? body.accounts.map(String) : [];
+    if (accounts.length > 0) this.knowledge.recordAccounts(accounts);
     return { accounts, selectedAccount: typeof body.selectedAccount === 'string' ? body.selectedAccount : null };
   }
 
@@ -104,9 +119,21 @@ export class GatewayClient {
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<RawResponse> {
+    // Refused lately: sending now would be refused again and could prolong IBKR's penalty box.
+    const heldMs = this.penalty.blockedForMs(path);
+    if (heldMs > 0) throw new GatewayError('rate_limited', `${path}: held back ${Math.ceil(heldMs / 1000)} s more (the gateway is refusing this address)`, undefined, heldMs, true);
     await this.pacer.acquire(path);
     try {
-      return await this.send(method, path, body);
+      const res = await this.send(method, path, body);
+      this.penalty.answered(path);
+      if (res.status === 401) this.knowledge.forgetSession();
+      return checkStatus(path, res);
+    } catch (err) {
+      if (err instanceof GatewayError && err.kind === 'rate_limited') {
+        const scope = this.penalty.refused(path, err.retryAfterMs);
+        throw new GatewayError('rate_limited', `${err.message}${scope === 'box' ? ' again: IBKR is refusing this address (penalty box)' : ''}`, 429, this.penalty.blockedForMs(path));
+      }
+      throw err;
     } finally {
       this.pacer.finished(path);
     }
@@ -130,11 +157,8 @@ export class GatewayClient {
           const raw: RawResponse = { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers };
           const gatewayTime = Date.parse(String(res.headers.date ?? ''));
           if (Number.isFinite(gatewayTime)) this.lastClockSkewMs = gatewayTime - Date.now();
-          try {
-            resolve(checkStatus(path, raw));
-          } catch (err) {
-            reject(err);
-          }
+          if (raw.status === 429) reject(rateLimited(path, raw));
+          else resolve(raw);
         });
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
@@ -150,17 +174,23 @@ export class GatewayClient {
 function checkStatus(path: string, res: RawResponse): RawResponse {
   if (res.status >= 200 && res.status < 300) return res;
   if (res.status === 401) throw new GatewayError('unauthorized', `${path}: not logged in (401)`, 401);
-  if (res.status === 429) {
-    const retryAfterS = Number(res.headers['retry-after']);
-    // IBKR's penalty box lasts 15 minutes when no Retry-After says otherwise.
-    const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : 15 * 60_000;
-    throw new GatewayError('rate_limited', `${path}: rate limited (429)`, 429, retryAfterMs);
-  }
+  if (res.status === 429) throw rateLimited(path, res);
   if (res.status === 400 && res.body.includes('no bridge')) {
     throw new GatewayError('no_bridge', `${path}: no brokerage session (no bridge)`, 400);
   }
   if (res.status >= 500) throw new GatewayError('unavailable', `${path}: gateway error ${res.status}`, res.status);
   throw new GatewayError('bad_response', `${path}: unexpected status ${res.status}`, res.status);
+}
+
+/** A 429, with its Retry-After when the gateway sent one (how long is then the penalty box's to say). */
+function rateLimited(path: string, res: RawResponse): GatewayError {
+  const retryAfterS = Number(res.headers['retry-after']);
+  const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : undefined;
+  return new GatewayError('rate_limited', `${path}: rate limited (429)`, 429, retryAfterMs);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 export function parseAuthStatus(raw: unknown): AuthStatus {

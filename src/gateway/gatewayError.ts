@@ -13,6 +13,8 @@ export class GatewayError extends Error {
     message: string,
     readonly status?: number,
     readonly retryAfterMs?: number,
+    /** True when ibflow held the request back itself (nothing was sent to the gateway). */
+    readonly heldBack = false,
   ) {
     super(message);
   }

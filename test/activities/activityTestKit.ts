@@ -17,6 +17,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { PodDependencies } from '../../activities/podDependencies';
 import { GatewayClient } from '../../src/gateway/gatewayClient';
 import { GatewayPacer } from '../../src/gateway/gatewayPacer';
+import { PenaltyBox, type PenaltyBoxOptions } from '../../src/gateway/penaltyBox';
 import { createLogger } from '../../src/logging/logger';
 import { http, type TestSim } from '../sim/simTestKit';
 
@@ -27,15 +28,39 @@ export type ActivityFailure = Error & { type?: string; nonRetryable?: boolean; d
  * A real gateway client for the simulator. Pacing has its own tests; here it would only make the
  * tests wait (the simulator's own pacing is off in the test kit too).
  */
-export function simGateway(sim: { url: string }): GatewayClient {
-  return new GatewayClient({ baseUrl: sim.url, verifyTls: false, timeoutMs: 3_000, pacer: new GatewayPacer({ globalPerSecond: 10_000, rules: [] }) });
+export function simGateway(sim: { url: string }, penalty?: PenaltyBoxOptions): GatewayClient {
+  return new GatewayClient({
+    baseUrl: sim.url,
+    verifyTls: false,
+    timeoutMs: 3_000,
+    pacer: new GatewayPacer({ globalPerSecond: 10_000, rules: [] }),
+    penalty: new PenaltyBox(penalty),
+  });
 }
 
-/** Pod dependencies whose `gateway()` is the given client; what the tested activity does not use stays out. */
-export function podDeps(gateway: GatewayClient, logged: string[] = []): PodDependencies {
+/** A signal an activity sent to a workflow through `deps.temporal`. */
+export interface SentSignal {
+  workflowId: string;
+  name: string;
+  args: unknown[];
+}
+
+/**
+ * Pod dependencies whose `gateway()` is the given client; what the tested activity does not use
+ * stays out. Signals to workflows are recorded in `signals`.
+ */
+export function podDeps(gateway: GatewayClient, logged: string[] = [], signals: SentSignal[] = []): PodDependencies {
+  const temporal = {
+    workflow: {
+      getHandle: (workflowId: string) => ({
+        signal: async (def: { name: string }, ...args: unknown[]) => void signals.push({ workflowId, name: def.name, args }),
+      }),
+    },
+  };
   return {
     pod: 'pod-a',
     gateway: () => gateway,
+    temporal,
     log: createLogger('test', new Writable({ write: (chunk: Buffer, _e, cb) => (logged.push(chunk.toString()), cb()) })),
   } as unknown as PodDependencies;
 }

@@ -37,7 +37,7 @@ test('logged in without a brokerage session is no_bridge; with one it is usable,
   expect(await check()).toEqual({ kind: 'no_bridge' });
   await openBridge();
   const usable = await check();
-  expect(usable).toEqual({ kind: 'usable', serverName: expect.stringMatching(/\S/), clockSkewMs: expect.any(Number) });
+  expect(usable).toEqual({ kind: 'usable', serverName: expect.stringMatching(/\S/), clockSkewMs: expect.any(Number), pacing: null });
   // Same machine, one-second Date header resolution.
   expect(Math.abs((usable as { clockSkewMs: number }).clockSkewMs)).toBeLessThanOrEqual(1_500);
 });
@@ -66,15 +66,21 @@ test('after a logout (auth status all false) the SSO session is gone', async () 
   expect(await check()).toEqual({ kind: 'sso_gone' });
 });
 
-test('a 429 is RateLimited with its wait; a 5xx and an unexpected status are GatewayUnavailable; all retryable', async () => {
+test('a 429 with no websocket session known yet is RateLimited with its wait; a 5xx and an unexpected status are GatewayUnavailable; all retryable', async () => {
   await loginViaHttp(sim, PAPER_USER);
   await control.fault(sim, { path: '/v1/api/iserver/auth/status', status: 429, count: 1 });
-  const limited = await failureOf(check());
+  const fresh = simGateway(sim); // has never tickled: no websocket session to ask instead
+  const limited = await failureOf(runIn(recordingEnvironment().env, createCheckSession(podDeps(fresh)), 'paper-1'));
+  fresh.close();
   expect({ type: limited.type, nonRetryable: limited.nonRetryable, details: limited.details }).toEqual({
     type: FailureType.RateLimited,
     nonRetryable: false,
-    details: [{ retryAfterMs: 15 * 60_000 }],
+    details: [{ retryAfterMs: expect.any(Number) }],
   });
+  // One refusal holds back only its path, briefly (no Retry-After): not IBKR's 15-minute box.
+  const wait = (limited.details![0] as { retryAfterMs: number }).retryAfterMs;
+  expect(wait).toBeGreaterThan(0);
+  expect(wait).toBeLessThanOrEqual(2_000);
   for (const status of [500, 503, 404]) {
     await control.fault(sim, { path: '/v1/api/iserver/auth/status', status, count: 1 });
     const err = await failureOf(check());
@@ -93,5 +99,24 @@ test('an unreachable gateway is GatewayUnavailable, retryable', async () => {
     expect(err.message).toMatch(/unreachable \(ECONNREFUSED\)/);
   } finally {
     nobody.close();
+  }
+});
+
+test('while auth/status is refused, a session the websocket shows alive is usable — no recovery starts on a 429', async () => {
+  await loginViaHttp(sim, PAPER_USER);
+  await openBridge();
+  const client = simGateway(sim);
+  try {
+    await eventually(async () => (await client.tickle()).authStatus.authenticated, 3000, 'tickle learns the websocket session');
+    await control.fault(sim, { path: '/v1/api/iserver/auth/status', status: 429, count: 5 });
+    const deps = podDeps(client);
+    const first = await runIn(recordingEnvironment().env, createCheckSession(deps), 'paper-1');
+    expect(first).toEqual({ kind: 'usable', serverName: expect.any(String), clockSkewMs: null, pacing: null });
+    // Held back now: the next check sends no REST request at all and asks the websocket again.
+    const sent = jest.spyOn(client as unknown as { send: () => unknown }, 'send');
+    expect(await runIn(recordingEnvironment().env, createCheckSession(deps), 'paper-1')).toMatchObject({ kind: 'usable' });
+    expect(sent).not.toHaveBeenCalled();
+  } finally {
+    client.close();
   }
 });

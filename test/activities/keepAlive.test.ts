@@ -8,7 +8,8 @@ import { createKeepAlive } from '../../activities/keepAlive';
 import { FailureType } from '../../src/contract/failureTypes';
 import type { GatewayClient } from '../../src/gateway/gatewayClient';
 import { eventually, loginViaHttp, PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
-import { control, failureOf, podDeps, recordingEnvironment, runIn, simGateway } from './activityTestKit';
+import type { PacingPenalty } from '../../src/contract/sessionStatus';
+import { control, failureOf, podDeps, recordingEnvironment, runIn, simGateway, type SentSignal } from './activityTestKit';
 
 const INTERVAL_MS = 40;
 let sim: TestSim;
@@ -89,14 +90,62 @@ test('a gateway restart loses the session: unreachable while down (retryable), s
   }
 });
 
-test('a 429 is RateLimited, retryable, carrying the wait (15 min without Retry-After)', async () => {
-  const { run } = await startKeepAlive();
-  await control.fault(sim, { path: '/v1/api/tickle', status: 429 });
-  const err = await failureOf(run);
-  expect(err.type).toBe(FailureType.RateLimited);
-  expect(err.nonRetryable).toBe(false);
-  expect(err.details).toEqual([{ retryAfterMs: 15 * 60_000 }]);
-  expect(err.nextRetryDelay).toBe(15 * 60_000);
+describe('a refused tickle (429) is not a lost session', () => {
+  let boxed: GatewayClient;
+  beforeEach(() => {
+    // IBKR's box is 15 minutes; here it is short so that its end is seen.
+    boxed = simGateway(sim, { boxMs: 600, reprobeMs: 200 });
+  });
+  afterEach(() => boxed.close());
+
+  function startBoxed() {
+    const { env, heartbeats } = recordingEnvironment();
+    const signals: SentSignal[] = [];
+    const run = runIn(env, createKeepAlive(podDeps(boxed, [], signals)), 'paper-1', { intervalMs: INTERVAL_MS });
+    run.catch(() => undefined);
+    const tickled = () => new Set(heartbeats.map((h) => (h as { lastTickleAt: string | null }).lastTickleAt).filter(Boolean)).size;
+    return { env, run, signals, tickled };
+  }
+  const pacingSignals = (signals: SentSignal[]) => signals.filter((s) => s.name === 'pacing').map((s) => s.args[0] as PacingPenalty | null);
+
+  test('through a penalty box it keeps the session alive over the websocket, tells the workflow of the start and the end, and resumes REST tickles', async () => {
+    const { env, run, signals, tickled } = startBoxed();
+    await eventually(() => tickled() >= 2, 5000, 'REST tickles');
+    await control.fault(sim, { path: '/v1/api/tickle', status: 429, count: 10_000 });
+    await eventually(() => pacingSignals(signals).some((p) => p !== null), 5000, 'the penalty box reported');
+    const penalty = pacingSignals(signals).find((p) => p !== null)!;
+    expect(penalty).toEqual({ since: expect.any(String), until: expect.any(String), path: '/tickle', cause: expect.stringMatching(/another client on this gateway/) });
+    // Keepalives go on while every REST tickle is refused: they are websocket `tic`s now.
+    const during = tickled();
+    await eventually(() => tickled() >= during + 3, 5000, 'keepalives over the websocket');
+    expect(boxed.knowledge.websocketAuthenticated(5_000)).toBe(true);
+    await control.clearFaults(sim);
+    await eventually(() => pacingSignals(signals).at(-1) === null, 5000, 'the end of the box reported');
+    const after = tickled();
+    await eventually(() => tickled() >= after + 2, 5000, 'REST tickles again');
+    env.cancel();
+    await expect(run).rejects.toThrow();
+  });
+
+  test('a loss the websocket pushes while boxed ends it (competing)', async () => {
+    const { run, signals, tickled } = startBoxed();
+    await eventually(() => tickled() >= 1, 5000, 'a REST tickle');
+    await control.fault(sim, { path: '/v1/api/tickle', status: 429, count: 10_000 });
+    await eventually(() => pacingSignals(signals).some((p) => p !== null), 5000, 'the penalty box reported');
+    expect((await control.compete(sim, PAPER_USER.username)).status).toBe(200);
+    expect((await run).reason).toBe('competing');
+  });
+
+  test('refused before any websocket session is known, it fails RateLimited (retryable) with the wait', async () => {
+    await control.fault(sim, { path: '/v1/api/tickle', status: 429, count: 1 });
+    const { run } = startBoxed();
+    const err = await failureOf(run);
+    expect(err.type).toBe(FailureType.RateLimited);
+    expect(err.nonRetryable).toBe(false);
+    const wait = (err.details as [{ retryAfterMs: number }])[0].retryAfterMs;
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(2_000); // one refusal holds back its path only: not a 15-minute box
+  });
 });
 
 test('a 5xx is GatewayUnavailable and retryable, not a lost session', async () => {

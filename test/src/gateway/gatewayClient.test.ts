@@ -119,18 +119,32 @@ describe('GatewayClient status handling', () => {
     expect(err.retryAfterMs).toBe(7_000);
   });
 
-  test('429 without Retry-After → rate_limited, 15 minutes', async () => {
+  test('429 without Retry-After → rate_limited; one refusal holds back its path 2 s, a second soon after is the 15-minute box', async () => {
     handler = reply(429, 'Too many requests');
-    const err = await gatewayError(client.authStatus());
-    expect(err.kind).toBe('rate_limited');
-    expect(err.retryAfterMs).toBe(15 * 60_000);
+    const first = await gatewayError(client.authStatus());
+    expect(first.kind).toBe('rate_limited');
+    expect(first.retryAfterMs).toBe(2_000);
+    // Other paths still go; the second refusal means the whole address is refused.
+    const second = await gatewayError(client.tickle());
+    expect(second.retryAfterMs).toBeGreaterThan(14 * 60_000);
+    expect(second.message).toMatch(/penalty box/);
+    expect(client.penalty.penalty).toMatchObject({ path: '/tickle' });
+    // Boxed: nothing is sent (it could prolong the box), every path is held back.
+    let sent = 0;
+    handler = (_req, res) => {
+      sent++;
+      res.end('{}');
+    };
+    const held = await gatewayError(client.accounts());
+    expect(held).toMatchObject({ kind: 'rate_limited', heldBack: true });
+    expect(sent).toBe(0);
   });
 
-  test.each(['0', 'soon', 'Wed, 21 Oct 2026 07:28:00 GMT', '-5'])('429 with unusable Retry-After %p → 15 minutes', async (value) => {
+  test.each(['0', 'soon', 'Wed, 21 Oct 2026 07:28:00 GMT', '-5'])('429 with unusable Retry-After %p → as if none (2 s for the path)', async (value) => {
     handler = reply(429, '', { 'Retry-After': value });
     const err = await gatewayError(client.authStatus());
     expect(err.kind).toBe('rate_limited');
-    expect(err.retryAfterMs).toBe(15 * 60_000);
+    expect(err.retryAfterMs).toBe(2_000);
   });
 
   test.each([500, 502, 503])('%d → unavailable', async (status) => {
