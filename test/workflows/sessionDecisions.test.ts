@@ -16,6 +16,8 @@ import {
   maintenanceWait,
   MAX_SSODH_INIT_TRIES,
   nextLoopStep,
+  pacingEventReason,
+  samePenalty,
   stepAfterCheck,
   UNAVAILABLE_FAILURES,
   usableReason,
@@ -106,6 +108,29 @@ describe('usableReason', () => {
       'brokerage session open (g); clock skew 12 s between this pod and the gateway — fix NTP, authenticator codes may be rejected',
     );
     expect(usableReason({ serverName: 'g', clockSkewMs: -30_000 })).toContain('clock skew -30 s');
+  });
+
+  test('a penalty box on the address is named with its expected end and who caused it', () => {
+    const pacing = { since: '2026-12-02T10:00:00.000Z', until: '2026-12-02T10:15:00.000Z', cause: 'another client did it', path: '/tickle' };
+    expect(usableReason({ serverName: 'g', pacing })).toBe(
+      'brokerage session open (g); REST requests paused until 2026-12-02T10:15:00.000Z (the gateway answers 429: another client did it); the session is kept alive over the websocket and depth keeps streaming',
+    );
+    expect(usableReason({ serverName: 'g', pacing: null })).toBe('brokerage session open (g)');
+  });
+});
+
+describe('penalty box events', () => {
+  const p = { since: '2026-12-02T10:00:00.000Z', until: '2026-12-02T10:15:00.000Z', cause: 'c', path: '/tickle' };
+  test('start, extension and end read differently', () => {
+    expect(pacingEventReason(p, true)).toMatch(/^pacing penalty \(refused \/tickle since 2026-12-02T10:00:00.000Z\): REST requests paused until 2026-12-02T10:15/);
+    expect(pacingEventReason(p, false)).toMatch(/^pacing penalty extended/);
+    expect(pacingEventReason(null, false)).toMatch(/^pacing penalty over: .*without a new login/);
+  });
+  test('the same box told twice is one; a later end is another', () => {
+    expect(samePenalty(p, { ...p })).toBe(true);
+    expect(samePenalty(p, { ...p, until: '2026-12-02T10:16:00.000Z' })).toBe(false);
+    expect(samePenalty(null, null)).toBe(true);
+    expect(samePenalty(p, null)).toBe(false);
   });
 });
 

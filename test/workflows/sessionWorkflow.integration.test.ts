@@ -8,7 +8,8 @@ import { Worker } from '@temporalio/worker';
 import { temporalTestServerBinary } from '../../stack/projectPaths';
 import { CONTROL_TASK_QUEUE, podTaskQueue } from '../../src/contract/ids';
 import type { CompetingPolicy, SessionStatus } from '../../src/contract/sessionStatus';
-import { forceReloginSignal, statusQuery } from '../../workflows/messages';
+import type { ControlActivities } from '../../activities';
+import { forceReloginSignal, pacingSignal, statusQuery } from '../../workflows/messages';
 import { sessionWorkflow, type SessionWorkflowInput } from '../../workflows/session';
 import { bundleOnce } from '../support/testStack';
 import { FakeGateway, fakeControlActivities } from './support/fakeSessionActivities';
@@ -49,11 +50,12 @@ let counter = 0;
 async function withSession(
   gateway: FakeGateway,
   input: Partial<SessionWorkflowInput>,
-  body: (h: { status(): Promise<SessionStatus>; signal(s: typeof forceReloginSignal): Promise<void>; runId(): Promise<string> }) => Promise<void>,
+  body: (h: { status(): Promise<SessionStatus>; signal(s: typeof forceReloginSignal): Promise<void>; runId(): Promise<string>; workflowId: string }) => Promise<void>,
+  controlActivities: ControlActivities = control,
 ) {
   const connectionId = `c${++counter}`;
   const workflowBundle = await bundleOnce();
-  const controlWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROL_TASK_QUEUE, workflowBundle, activities: control });
+  const controlWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: CONTROL_TASK_QUEUE, workflowBundle, activities: controlActivities });
   const podWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: podTaskQueue(POD), activities: gateway.activities() });
   await controlWorker.runUntil(
     podWorker.runUntil(async () => {
@@ -63,7 +65,7 @@ async function withSession(
         args: [{ connectionId, maintenance: { daily: [], weekly: [] }, ...input }],
       });
       try {
-        await body({ status: () => handle.query(statusQuery), signal: (s) => handle.signal(s), runId: async () => (await env.client.workflow.getHandle(handle.workflowId).describe()).runId });
+        await body({ status: () => handle.query(statusQuery), signal: (s) => handle.signal(s), runId: async () => (await env.client.workflow.getHandle(handle.workflowId).describe()).runId, workflowId: handle.workflowId });
       } finally {
         await handle.terminate('test over');
       }
@@ -165,6 +167,41 @@ test('a 429 waits at least the penalty box before the next attempt', async () =>
     await env.sleep(Date.parse(s.nextAttemptAt!) - (await env.currentTimeMs()) + 1_000);
     await until('the next check', async () => gateway.checks >= 2);
   });
+});
+
+test('a penalty box told by the pod is shown and recorded, start and end, and the session stays usable: no check, no login', async () => {
+  const gateway = new FakeGateway();
+  gateway.sso = true;
+  gateway.bridge = true;
+  const events: { state: string; previousState: string; reason: string }[] = [];
+  const recording: ControlActivities = { ...control, recordSessionEvent: async (e) => void events.push(e) };
+  await withSession(
+    gateway,
+    {},
+    async ({ status, workflowId }) => {
+      await until('usable', async () => (await status()).state === 'usable');
+      const checks = gateway.checks;
+      const penalty = { since: '2026-12-02T10:00:00.000Z', until: '2026-12-02T10:15:00.000Z', cause: "another client on this gateway exceeded IBKR's pacing", path: '/tickle' };
+      const handle = env.client.workflow.getHandle(workflowId);
+      await handle.signal(pacingSignal, penalty);
+      await until('the penalty in the status', async () => (await status()).pacing?.until === penalty.until);
+      const boxed = await status();
+      expect(boxed.state).toBe('usable');
+      expect(boxed.reason).toMatch(/REST requests paused until 2026-12-02T10:15:00.000Z .*another client on this gateway.*kept alive over the websocket/);
+      await handle.signal(pacingSignal, penalty); // told again: nothing new
+      await handle.signal(pacingSignal, null);
+      await until('the penalty over', async () => (await status()).pacing === null);
+      expect((await status()).reason).toBe('brokerage session open (fake)');
+      await until('two events', async () => events.filter((e) => /pacing penalty/.test(e.reason)).length >= 2);
+      const pacingEvents = events.filter((e) => /pacing penalty/.test(e.reason));
+      expect(pacingEvents.map((e) => [e.state, e.previousState])).toEqual([['usable', 'usable'], ['usable', 'usable']]);
+      expect(pacingEvents[0].reason).toMatch(/^pacing penalty \(refused \/tickle since 2026-12-02T10:00:00.000Z\)/);
+      expect(pacingEvents[1].reason).toMatch(/^pacing penalty over: .*without a new login/);
+      expect(gateway.logins).toBe(0);
+      expect(gateway.checks).toBe(checks); // the keepalive ran on; nothing was re-checked
+    },
+    recording,
+  );
 });
 
 test('inside a maintenance window no login is tried; the next attempt is set after the window', async () => {

@@ -32,7 +32,7 @@ import type { depthCoordinatorWorkflow } from '../../../workflows/depthCoordinat
 import type { depthRetentionWorkflow } from '../../../workflows/depthRetention';
 import type { depthWorkflow } from '../../../workflows/depth';
 import { depthAssignmentQuery, depthStatusQuery } from '../../../workflows/depthMessages';
-import { forceReloginSignal, pauseSignal, reloginUpdate, resumeSignal, sessionChangedSignal, statusQuery, stopDepthSignal, stopSignal } from '../../../workflows/messages';
+import { forceReloginSignal, pacingSignal, pauseSignal, reloginUpdate, resumeSignal, sessionChangedSignal, statusQuery, stopDepthSignal, stopSignal } from '../../../workflows/messages';
 import { SEARCH_ATTRIBUTES, IbflowConnection, IbflowMode, IbflowState } from '../../../workflows/searchAttributes';
 import type { sessionWorkflow, SessionWorkflowInput } from '../../../workflows/session';
 import { historyToJson } from './historyJson';
@@ -371,6 +371,18 @@ async function recordSkipping(): Promise<void> {
       await until('the budget wait', async () => (await status()).reason.includes('check the credentials'));
       await handle.signal(forceReloginSignal);
       await until('usable after the human', async () => (await status()).state === 'usable');
+    });
+
+    // IBKR's penalty box on the pod's address, told by the pod's keepalive: start, the same again, end.
+    const boxed = Object.assign(newGateway(), { sso: true, bridge: true });
+    await session('session-ts-pacing-penalty', boxed, {}, async ({ handle, status }) => {
+      await until('usable', async () => (await status()).state === 'usable');
+      const penalty = { since: '2026-12-02T10:00:00.000Z', until: '2026-12-02T10:15:00.000Z', cause: "another client on this gateway exceeded IBKR's pacing", path: '/tickle' };
+      await handle.signal(pacingSignal, penalty);
+      await handle.signal(pacingSignal, penalty);
+      await until('the penalty shown', async () => (await status()).pacing?.until === penalty.until);
+      await handle.signal(pacingSignal, null);
+      await until('the penalty over', async () => (await status()).pacing === null);
     });
 
   } finally {
