@@ -78,7 +78,7 @@ describe('continueAsNewDue', () => {
 
 describe('stepAfterCheck', () => {
   test('each check kind leads to its step', () => {
-    expect(stepAfterCheck({ kind: 'usable', serverName: 'gw1', clockSkewMs: 1_500 })).toEqual({ step: 'keepAlive', serverName: 'gw1', clockSkewMs: 1_500 });
+    expect(stepAfterCheck({ kind: 'usable', serverName: 'gw1', clockSkewMs: 1_500 })).toEqual({ step: 'keepAlive', serverName: 'gw1', clockSkewMs: 1_500, pacing: null });
     expect(stepAfterCheck({ kind: 'no_bridge' })).toEqual({ step: 'openBrokerageSession' });
     expect(stepAfterCheck({ kind: 'sso_gone' })).toEqual({ step: 'login' });
     expect(stepAfterCheck({ kind: 'competing' })).toEqual({ step: 'reclaim' });
