@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { Connection } from '@temporalio/client';
 import { quoteIdentifier } from '../../src/clickhouse/sql';
 import type { ConnectionConfig, IbflowConfig } from '../../src/config/schema';
+import type { SessionStatus } from '../../src/contract/sessionStatus';
 import { checkActivationCode } from '../../src/secrets/activationCode';
 import { SecretResolver } from '../../src/secrets/secretResolver';
 import { CONTROL_TASK_QUEUE, podTaskQueue } from '../../src/contract/ids';
@@ -244,9 +245,58 @@ async function checkSecrets(config: IbflowConfig, c: ConnectionConfig): Promise<
   }
 }
 
+/**
+ * Each session's state as its workflow reports it, and any penalty box IBKR put the pod's address
+ * in — asked through the operations layer, so nothing here sends a request to the gateway's API
+ * (that could prolong a penalty box).
+ */
+async function checkSessions(config: IbflowConfig): Promise<CheckResult[]> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+  const { createOperations } = require('../../src/operations/operations') as typeof import('../../src/operations/operations');
+  const ops = createOperations(config, { temporalConnectTimeoutMs: 5_000 });
+  try {
+    const rows = await withTimeout('Temporal', ops.sessionStatuses());
+    return rows.map((row) => sessionCheck(row.connectionId, row.workflow, row.status));
+  } catch (err) {
+    return [{ name: 'sessions', status: 'warn', detail: `could not ask the session workflows: ${firstLine(err)}` }];
+  } finally {
+    await ops.close().catch(() => undefined);
+  }
+}
+
+export function sessionCheck(connectionId: string, workflow: string, s: SessionStatus | null): CheckResult {
+  const name = `session ${connectionId}`;
+  if (!s) {
+    return workflow === 'not_started'
+      ? { name, status: 'warn', detail: 'no session workflow running', fix: 'start it: ibflow start (or npm run up)' }
+      : { name, status: 'warn', detail: `the session workflow did not answer (${workflow})` };
+  }
+  const since = `since ${s.since}`;
+  if (s.pacing) {
+    return {
+      name,
+      status: 'warn',
+      detail: `${s.state} ${since}; IBKR is refusing REST requests from this pod's address (429, penalty box) since ${s.pacing.since}, expected until ${s.pacing.until}: ${s.pacing.cause}`,
+      fix: "find the program on this pod that calls the gateway too often, and point it at ibflow's app port (docs/app-port.md); the session and depth carry on over the websocket meanwhile",
+    };
+  }
+  switch (s.state) {
+    case 'usable':
+      return { name, status: 'ok', detail: `usable ${since}` };
+    case 'manual_action_required':
+      return { name, status: 'fail', detail: `manual_action_required ${since}: ${s.reason}`, fix: `fix the cause, then: ibflow session relogin ${connectionId}` };
+    case 'paused':
+    case 'stopped':
+      return { name, status: 'warn', detail: `${s.state} ${since}` };
+    default:
+      return { name, status: 'warn', detail: `${s.state} ${since}: ${s.reason}${s.nextAttemptAt ? `; next attempt ${s.nextAttemptAt}` : ''}` };
+  }
+}
+
 export async function runDoctor(config: IbflowConfig, opts: { skip: Set<string> }): Promise<CheckResult[]> {
   const tasks: Promise<CheckResult | CheckResult[]>[] = [];
   if (!opts.skip.has('temporal')) tasks.push(checkTemporal(config));
+  if (!opts.skip.has('sessions') && !opts.skip.has('temporal')) tasks.push(checkSessions(config));
   if (!opts.skip.has('clickhouse')) tasks.push(checkClickHouse(config));
   if (!opts.skip.has('gateways')) for (const c of config.connections) tasks.push(checkGateway(c));
   if (!opts.skip.has('secrets')) for (const c of config.connections) tasks.push(checkSecrets(config, c));
@@ -257,14 +307,14 @@ export async function runDoctor(config: IbflowConfig, opts: { skip: Set<string> 
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
-    .description('Check Temporal, workers, ClickHouse, each gateway (reachable, TLS, clock skew), secrets and Chromium; exit 1 if any check fails')
+    .description('Check Temporal, workers, each session (state, IBKR penalty box), ClickHouse, each gateway (reachable, TLS, clock skew), secrets and Chromium; exit 1 if any check fails')
     .option(...configOption)
     .option('--json', 'machine-readable output')
-    .option('--skip <checks>', 'comma-separated: temporal, clickhouse, gateways, secrets, chromium', '')
+    .option('--skip <checks>', 'comma-separated: temporal, sessions, clickhouse, gateways, secrets, chromium', '')
     .addHelpText('after', '\nRun it on the pod (gateways only accept local clients).\n\nExamples:\n  ibflow doctor\n  ibflow doctor --skip chromium --json\n')
     .action(async (flags: { config?: string; json?: boolean; skip: string }) => {
       const skip = new Set(flags.skip.split(',').map((s) => s.trim()).filter(Boolean));
-      for (const s of skip) if (!['temporal', 'clickhouse', 'gateways', 'secrets', 'chromium'].includes(s)) throw new CliError(`--skip: unknown check "${s}"`, EXIT.usage);
+      for (const s of skip) if (!['temporal', 'sessions', 'clickhouse', 'gateways', 'secrets', 'chromium'].includes(s)) throw new CliError(`--skip: unknown check "${s}"`, EXIT.usage);
       const config = readConfig(flags);
       const results = [{ name: 'config', status: 'ok' as const, detail: `${configPathOf(flags)}: ${config.connections.length} connection(s)` }, ...(await runDoctor(config, { skip }))];
       const failed = results.filter((r) => r.status === 'fail').length;

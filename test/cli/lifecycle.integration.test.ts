@@ -160,7 +160,7 @@ test('doctor checks everything and passes on a healthy stack; a dead gateway fai
   expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
   expect(res.code).toBe(0);
   expect(report.checks.map((c) => c.name)).toEqual(
-    expect.arrayContaining(['temporal', 'clickhouse', 'chromium', 'control worker', `pod worker ${live.pod}`, 'gateway my-live', 'gateway my-live tls', 'gateway my-live clock', 'secrets my-live']),
+    expect.arrayContaining(['temporal', 'clickhouse', 'chromium', 'control worker', `pod worker ${live.pod}`, 'gateway my-live', 'gateway my-live tls', 'gateway my-live clock', 'secrets my-live', 'session my-live']),
   );
   const broken = `${stack.configPath}.broken.yaml`;
   const raw = parseYaml(readFileSync(stack.configPath, 'utf8')) as { connections: { gateway: { url: string } }[] };
