@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** Hosts for which `verifyTls: false` is acceptable: the gateway's self-signed certificate on loopback. */
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1', '[::1]'] as const;
 
+/** Where the pod serves its pacing-safe app port unless `gateway.appPort` says otherwise (next to the gateway's 5000). */
+export const DEFAULT_APP_PORT = 5001;
+
 /** `gcp:projects/<project>/secrets/<secret>` with an optional `/versions/<n|latest>`. */
 export const GCP_SECRET_REF = /^gcp:projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/secrets\/[A-Za-z0-9_-]{1,255}(\/versions\/(latest|[1-9][0-9]*))?$/;
 const FILE_OR_ENV_REF = /^(file|env):[A-Za-z0-9_.\/-]+$/;
@@ -84,10 +87,14 @@ export const ConnectionSchema = z
           .refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), 'must start with https:// (or http:// for a gateway with listenSsl: false)')
           .describe('Client Portal Gateway base URL; must be on this pod (loopback or a pod-local name).'),
         verifyTls: z.boolean({ error: 'must be true or false' }).default(true).describe('false only for the self-signed gateway on loopback.'),
+        appPort: z
+          .union([z.number().int().min(0).max(65535), z.literal(false)], { error: 'must be a port number 0-65535 (0 = any free port) or false (no app port)' })
+          .default(DEFAULT_APP_PORT)
+          .describe("The pod's pacing-safe port for the user's own programs (HTTPS on loopback, the gateway's own paths); false turns it off."),
       },
       {
         error: (iss) =>
-          iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'is required: { url: https://localhost:5000, verifyTls: false }' : 'must be a mapping { url, verifyTls }',
+          iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'is required: { url: https://localhost:5000, verifyTls: false }' : 'must be a mapping { url, verifyTls, appPort }',
       },
     ),
     instruments: z.array(InstrumentSchema, { error: 'must be a list such as [{ conid: 265598 }]' }).default([]).describe('Depth subscriptions of this connection.'),
@@ -208,6 +215,8 @@ export const IbflowConfigSchema = z
   .superRefine((cfg, ctx) => {
     const seenIds = new Map<string, number>();
     const seenUsers = new Map<string, number>();
+    /** `pod gatewayUrl` → [connection index, app port]: one gateway has one app port. */
+    const appPorts = new Map<string, [number, number | false]>();
     cfg.connections.forEach((c, i) => {
       if (seenIds.has(c.id)) {
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'id'], message: `duplicate connection id "${c.id}" (also connections[${seenIds.get(c.id)}]): pick another id` });
@@ -222,15 +231,33 @@ export const IbflowConfigSchema = z
         });
       }
       seenUsers.set(user, i);
+      const gatewayKey = `${c.pod} ${c.gateway.url}`;
+      const earlier = appPorts.get(gatewayKey);
+      if (earlier && earlier[1] !== c.gateway.appPort) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connections', i, 'gateway', 'appPort'],
+          message: `connections[${earlier[0]}] uses the same gateway with appPort ${String(earlier[1])}: one gateway has one app port`,
+        });
+      }
+      appPorts.set(gatewayKey, earlier ?? [i, c.gateway.appPort]);
+      if (c.gateway.appPort !== false && URL.canParse(c.gateway.url) && gatewayPort(c.gateway.url) === c.gateway.appPort) {
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'gateway', 'appPort'], message: `must differ from the gateway's own port ${c.gateway.appPort}` });
+      }
     });
   });
+
+function gatewayPort(url: string): number {
+  const u = new URL(url);
+  return u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+}
 
 /** Every field name the schema knows, for "did you mean" hints on unknown keys. */
 export const KNOWN_FIELDS = [
   'stateDir', 'temporal', 'clickhouse', 'browser', 'session', 'connections', 'address', 'namespace', 'url', 'database', 'username',
   'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs',
   'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
-  'cluster', 'insertTarget', 'id', 'mode', 'competingPolicy', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'instruments', 'account', 'conid', 'exchange',
+  'cluster', 'insertTarget', 'id', 'mode', 'competingPolicy', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'appPort', 'instruments', 'account', 'conid', 'exchange',
   'depth', 'spillDir', 'spillMaxBytes', 'batchRows', 'batchDelayMs', 'maxBufferedRows', 'maxLaddersPerAccount', 'staleAfterMs',
   'snapshotEveryMs', 'maxFrameBytes', 'moveAfterMs', 'retentionDays',
 ] as const;

@@ -175,6 +175,24 @@ describe('parseConfig', () => {
     expect(err.message).toContain('duplicate connection id "dup"');
   });
 
+  test('the app port: 5001 by default, false turns it off; one gateway has one app port, never its own', () => {
+    expect(parseConfig({ stateDir: '/s', connections: [paperConnection()] }).connections[0].gateway.appPort).toBe(5001);
+    expect(parseConfig({ stateDir: '/s', connections: [paperConnection({ gateway: { url: 'https://localhost:5000', appPort: false } })] }).connections[0].gateway.appPort).toBe(false);
+    const two = configError({
+      stateDir: '/s',
+      connections: [
+        paperConnection({ id: 'a', username: 'u1', gateway: { url: 'https://localhost:5000', appPort: 5001 } }),
+        paperConnection({ id: 'b', username: 'u2', gateway: { url: 'https://localhost:5000', appPort: 5002 } }),
+      ],
+    });
+    expect(issuePaths(two)).toEqual(['connections.1.gateway.appPort']);
+    expect(two.message).toContain('one gateway has one app port');
+    const own = configError({ stateDir: '/s', connections: [paperConnection({ gateway: { url: 'https://localhost:5000', appPort: 5000 } })] });
+    expect(own.message).toContain("must differ from the gateway's own port 5000");
+    const bad = configError({ stateDir: '/s', connections: [paperConnection({ gateway: { url: 'https://localhost:5000', appPort: 'yes' } })] });
+    expect(issuePaths(bad)).toEqual(['connections.0.gateway.appPort']);
+  });
+
   test('the same username twice (case-insensitive) is reported at the second occurrence', () => {
     const err = configError({
       stateDir: '/s',
@@ -261,7 +279,7 @@ describe('loadConfig', () => {
       passwordRef: 'file:live-1/password',
       totpSecretRef: 'env:IB_TOTP',
       pod: 'pod-a',
-      gateway: { url: 'https://localhost:5000', verifyTls: false },
+      gateway: { url: 'https://localhost:5000', verifyTls: false, appPort: 5001 },
       instruments: [{ conid: 265598, exchange: 'NASDAQ' }],
       competingPolicy: 'reclaim',
     });
