@@ -1,22 +1,11 @@
 /**
- * A stand-in for the pod's view of one gateway (src/gateway/podGateway.ts), around a real
- * GatewayPacer. The wait limit and queue bound are added here, in the way the pacer's own
- * `acquire(path, { maxWaitMs })` refuses, until that lands: a turn not granted in time is refused
- * with a PacerRefusal-shaped error, and its late slot is released unused.
+ * A stand-in for the pod's view of one gateway (src/gateway/podGateway.ts) around the real
+ * GatewayPacer, with knobs for the safe status, ibflow's fresh answers and blocked paths, and a
+ * record of what the port asked of it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AppPortGateway, FreshAnswer, SafeStatus } from '../../../src/appPort/appPortGateway';
 import { GatewayPacer } from '../../../src/gateway/gatewayPacer';
-
-export class FakePacerRefusal extends Error {
-  constructor(
-    readonly why: 'queue_full' | 'too_long',
-    readonly retryAfterMs: number,
-  ) {
-    super(`pacer refused: ${why}`);
-    this.name = 'PacerRefusal';
-  }
-}
 
 export class FakeAppPortGateway implements AppPortGateway {
   readonly verifyTls: boolean;
@@ -27,45 +16,23 @@ export class FakeAppPortGateway implements AppPortGateway {
   readonly blocked = new Map<string, number>();
   /** When set, `acquire` answers with this instead of asking the pacer. */
   acquireOverride: ((path: string) => Promise<void>) | null = null;
-  readonly acquired: string[] = [];
+  readonly acquired: { path: string; opts: { maxWaitMs: number; priority: 'app' } }[] = [];
   readonly granted: string[] = [];
   readonly finishedPaths: string[] = [];
   readonly observed: { path: string; status: number; headers: IncomingHttpHeaders }[] = [];
   readonly pacer = new GatewayPacer();
-  private readonly outstanding = new Set<Promise<unknown>>();
-  private readonly maxQueue: number;
-  private waiting = 0;
 
   constructor(
     readonly baseUrl: string,
-    opts: { verifyTls?: boolean; maxQueue?: number } = {},
+    opts: { verifyTls?: boolean } = {},
   ) {
     this.verifyTls = opts.verifyTls ?? false;
-    this.maxQueue = opts.maxQueue ?? 100;
   }
 
   acquire(path: string, opts: { maxWaitMs: number; priority: 'app' }): Promise<void> {
-    this.acquired.push(path);
-    if (this.acquireOverride) return this.acquireOverride(path).then(() => void this.granted.push(path));
-    if (this.waiting >= this.maxQueue) return Promise.reject(new FakePacerRefusal('queue_full', 1_000));
-    this.waiting += 1;
-    const turn = this.pacer.acquire(path);
-    this.outstanding.add(turn);
-    return new Promise<void>((resolve, reject) => {
-      let refused = false;
-      const timer = setTimeout(() => {
-        refused = true;
-        reject(new FakePacerRefusal('too_long', opts.maxWaitMs));
-      }, opts.maxWaitMs);
-      void turn.then(() => {
-        this.waiting -= 1;
-        this.outstanding.delete(turn);
-        clearTimeout(timer);
-        if (refused) return this.pacer.finished(path);
-        this.granted.push(path);
-        resolve();
-      });
-    });
+    this.acquired.push({ path, opts });
+    const slot = this.acquireOverride ? this.acquireOverride(path) : this.pacer.acquire(path, opts);
+    return slot.then(() => void this.granted.push(path));
   }
 
   finished(path: string): void {
@@ -91,11 +58,6 @@ export class FakeAppPortGateway implements AppPortGateway {
 
   safeStatus(): SafeStatus | null {
     return this.status;
-  }
-
-  /** Waits for turns still queued in the pacer (refused ones included), so no timer outlives a test. */
-  async idle(): Promise<void> {
-    while (this.outstanding.size > 0) await Promise.all([...this.outstanding]);
   }
 }
 
