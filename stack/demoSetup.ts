@@ -13,13 +13,20 @@ export interface DemoPorts {
   gatewayPortBase: number;
   /** Explicit ports, one per pod (tests pick free ones); overrides gatewayPortBase. */
   gatewayPorts?: number[];
+  /** Each pod's app port; default gatewayPortBase + 100 + i (both demo pods share this host). */
+  appPorts?: number[];
 }
 
 export interface DemoPod {
   pod: string;
   gatewayPort: number;
+  /** The pacing-safe port for the user's own programs (docs/app-port.md). */
+  appPort: number;
   usersFile: string;
 }
+
+/** Demo app ports sit this far above the demo gateways (5000, 5001 → 5100, 5101). */
+export const APP_PORT_OFFSET = 100;
 
 /** The two demo connections: one paper user (password only), one live user (password + TOTP). */
 export const DEMO_CONNECTIONS = [
@@ -47,7 +54,12 @@ export function ensureDemoSetup(stateDir: string, ports: DemoPorts): { configPat
   const simDir = join(stateDir, 'sim');
   mkdirSync(simDir, { recursive: true, mode: 0o700 });
   DEMO_CONNECTIONS.forEach((c, i) => {
-    pods.push({ pod: c.pod, gatewayPort: ports.gatewayPorts?.[i] ?? ports.gatewayPortBase + i, usersFile: join(simDir, `${c.pod}-users.json`) });
+    pods.push({
+      pod: c.pod,
+      gatewayPort: ports.gatewayPorts?.[i] ?? ports.gatewayPortBase + i,
+      appPort: ports.appPorts?.[i] ?? ports.gatewayPortBase + APP_PORT_OFFSET + i,
+      usersFile: join(simDir, `${c.pod}-users.json`),
+    });
   });
 
   const config = {
@@ -55,7 +67,7 @@ export function ensureDemoSetup(stateDir: string, ports: DemoPorts): { configPat
     clickhouse: { url: `http://127.0.0.1:${ports.clickhouseHttpPort}`, database: 'ibflow' },
     // The simulator keeps no reset calendar unless told to, so neither does the demo.
     session: { maintenance: { daily: [], weekly: [] } },
-    connections: DEMO_CONNECTIONS.map((c, i) => simulatedConnectionConfig({ ...c, gatewayPort: pods[i].gatewayPort })),
+    connections: DEMO_CONNECTIONS.map((c, i) => simulatedConnectionConfig({ ...c, gatewayPort: pods[i].gatewayPort, appPort: pods[i].appPort })),
   };
   const configPath = configPathIn(stateDir);
   writeFileSync(configPath, `# Written by \`ibflow up\` for the embedded demo stack. Secrets live in secrets.json (mode 0600).\n${toYaml(config)}`);
@@ -63,7 +75,7 @@ export function ensureDemoSetup(stateDir: string, ports: DemoPorts): { configPat
 }
 
 /** The simulator's user file for one pod: the users whose gateway that pod is. */
-export async function writeDemoSimUsers(stateDir: string, pod: DemoPod): Promise<void> {
+export async function writeDemoSimUsers(stateDir: string, pod: Pick<DemoPod, 'pod' | 'usersFile'>): Promise<void> {
   const secrets = new FileSecretStore(secretFilePath(stateDir));
   const users = [];
   for (const c of DEMO_CONNECTIONS.filter((d) => d.pod === pod.pod)) {
@@ -86,6 +98,8 @@ export interface SimulatedConnection {
   account: string;
   conid: number;
   gatewayPort: number;
+  /** Default: no app port. */
+  appPort?: number | false;
 }
 
 /** The config entry of a connection to a simulated gateway on loopback, secrets in the file store. */
@@ -98,7 +112,7 @@ export function simulatedConnectionConfig(c: SimulatedConnection): Record<string
     ...(c.mode === 'live' ? { totpSecretRef: `file:${c.id}/totp` } : {}),
     pod: c.pod,
     account: c.account,
-    gateway: { url: `https://127.0.0.1:${c.gatewayPort}`, verifyTls: false },
+    gateway: { url: `https://127.0.0.1:${c.gatewayPort}`, verifyTls: false, appPort: c.appPort ?? false },
     instruments: [{ conid: c.conid }],
   };
 }

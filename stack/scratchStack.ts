@@ -22,11 +22,11 @@ export interface ScratchStackOptions {
 export async function startScratchStack(opts: ScratchStackOptions = {}): Promise<ScratchStack> {
   const stateDir = mkdtempSync(join(tmpdir(), 'ibflow-test-'));
   try {
-    const [ports, gw1, gw2] = await Promise.all([freeStackPorts(), freePort(), freePort()]);
+    const [ports, gw1, gw2, app1, app2] = await Promise.all([freeStackPorts(), freePort(), freePort(), freePort(), freePort()]);
     const stack = await startStack({
       stateDir,
       ports,
-      config: { kind: 'demo', gatewayPortBase: gw1, gatewayPorts: [gw1, gw2], editConfig: opts.editConfig },
+      config: { kind: 'demo', gatewayPortBase: gw1, gatewayPorts: [gw1, gw2], appPorts: [app1, app2], editConfig: opts.editConfig },
       workers: 'in-process',
       simulators: 'in-process',
       simulator: { authDelayMs: opts.authDelayMs ?? 3000 },

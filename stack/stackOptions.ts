@@ -13,12 +13,14 @@ export interface StackPorts {
 export interface StackPod {
   pod: string;
   gatewayPort: number;
+  /** The pod's app port (docs/app-port.md), when the config gives it one. */
+  appPort?: number | false;
   usersFile: string;
 }
 
 export type StackConfigSource =
   /** The two demo connections (stack/demoSetup.ts), written into the state dir; editConfig changes the loaded config in memory. */
-  | { kind: 'demo'; gatewayPortBase: number; gatewayPorts?: number[]; editConfig?: (config: IbflowConfig) => IbflowConfig }
+  | { kind: 'demo'; gatewayPortBase: number; gatewayPorts?: number[]; appPorts?: number[]; editConfig?: (config: IbflowConfig) => IbflowConfig }
   /** A config the caller wrote (and the simulator users files of its pods). */
   | { kind: 'written'; configPath: string; pods: StackPod[] };
 

@@ -75,7 +75,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (opts.workers === 'in-process') bundleOnce().catch(() => undefined);
     const { configPath, pods } =
       opts.config.kind === 'demo'
-        ? ensureDemoSetup(opts.stateDir, { temporalPort: opts.ports.temporal, clickhouseHttpPort: opts.ports.clickhouseHttp, gatewayPortBase: opts.config.gatewayPortBase, gatewayPorts: opts.config.gatewayPorts })
+        ? ensureDemoSetup(opts.stateDir, { temporalPort: opts.ports.temporal, clickhouseHttpPort: opts.ports.clickhouseHttp, gatewayPortBase: opts.config.gatewayPortBase, gatewayPorts: opts.config.gatewayPorts, appPorts: opts.config.appPorts })
         : { configPath: opts.config.configPath, pods: opts.config.pods };
     if (opts.config.kind === 'demo') for (const pod of pods) await writeDemoSimUsers(opts.stateDir, pod);
     const loaded = loadConfig(configPath);

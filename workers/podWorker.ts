@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { depthSettings, type ConnectionConfig, type IbflowConfig } from '../src/config/schema';
 import { nowNs } from '../src/gateway/gatewaySocket';
 import { metrics, recordSinkStats } from '../src/metrics/metrics';
+import { startAppPort, type AppPortHandle as StartedAppPort } from '../src/appPort/appPortServer';
 import { PodGateway } from '../src/gateway/podGateway';
 import { querySessionStatus } from '../src/operations/sessionControl';
 import { startWorkerOps } from '../src/health/workerOps';
@@ -18,6 +19,8 @@ import { installTemporalRuntimeLogging } from '../src/logging/temporalRuntime';
 import { createLogger, type Logger } from '../src/logging/logger';
 import { SecretResolver } from '../src/secrets/secretResolver';
 import { podTaskQueue } from '../src/contract/ids';
+
+type AppPortHandle = StartedAppPort & { gatewayUrl: string };
 
 export interface PodWorkerOptions {
   pod: string;
@@ -79,13 +82,26 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
         pod: opts.pod,
         baseUrl: c.gateway.url,
         verifyTls: c.gateway.verifyTls,
+        penaltyBoxMs: initial.session.penaltyBoxMs,
         sessionStatus: () => querySessionStatus(temporal, c.username, 2_000),
       });
       gateways.set(key, g);
     }
     return g;
   };
-  for (const c of initial.connections.filter((x) => x.pod === opts.pod)) podGateway(c);
+  const appPorts: AppPortHandle[] = [];
+  for (const c of initial.connections.filter((x) => x.pod === opts.pod)) {
+    const g = podGateway(c);
+    if (c.gateway.appPort === false || appPorts.some((a) => a.gatewayUrl === c.gateway.url)) continue;
+    try {
+      const handle = await startAppPort({ pod: opts.pod, gateway: g, port: c.gateway.appPort, certDir: join(initial.stateDir, 'app-port', opts.pod), log: log.child({ appPort: true }) });
+      appPorts.push(Object.assign(handle, { gatewayUrl: c.gateway.url }));
+      log.info({ appPort: handle.url, gateway: c.gateway.url }, "app port listening: point your own programs here instead of the gateway (docs/app-port.md)");
+    } catch (err) {
+      // The keepalive and depth do not need it: a taken port costs the apps their safe way in, not the session.
+      log.error({ port: c.gateway.appPort, error: (err as Error).message }, 'app port did not start; programs on this pod must use the gateway directly');
+    }
+  }
   const activities = createPodActivities({
     pod: opts.pod,
     config: opts.config,
@@ -117,6 +133,7 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     await ops?.close();
     clearInterval(sinkMetrics);
     await sink.close().catch((err: Error) => log.error({ error: err.message }, 'sink close failed'));
+    for (const a of appPorts) await a.close().catch(() => undefined);
     for (const g of gateways.values()) g.close();
     await clickhouse.close();
     await clientConnection.close();

@@ -72,8 +72,15 @@ async function runUp(flags: UpFlags): Promise<void> {
   say(`  Temporal Web UI  ${stack.temporalUiUrl}/namespaces/default/workflows`);
   say(`  ClickHouse       ${stack.clickhouseUrl}  (database ${ch.database})`);
   say(`  Logs             ${resolve(stateDir, 'logs')}`);
+  for (const c of stack.config.connections) {
+    if (c.gateway.appPort === false) continue;
+    // The port for the user's own programs: the gateway's paths, paced with ibflow's own requests.
+    say(`  App port ${c.pod.padEnd(7)} https://127.0.0.1:${c.gateway.appPort}/v1/api  (${c.id}; instead of the gateway ${c.gateway.url} — docs/app-port.md)`);
+  }
   say('  Try:');
   say(`    curl '${stack.clickhouseUrl}/' --data-binary "${query} FORMAT PrettyCompact"`);
+  const firstApp = stack.config.connections.find((c) => c.gateway.appPort !== false);
+  if (firstApp) say(`    curl -k -X POST https://127.0.0.1:${String(firstApp.gateway.appPort)}/v1/api/tickle   # answered by ibflow, paced, never over IBKR's limits`);
   say(`    clickhouse client --port ${flags.clickhouseTcpPort} --query "${query}"`);
   say('  Ctrl-C stops everything; the next `npm run up` resumes the same workflows and data.');
   say('READY');

@@ -206,6 +206,12 @@ export const IbflowConfigSchema = z
         keepaliveIntervalMs: z.number().int().min(1000, 'must be at least 1000 (ms); IBKR asks for a tickle about every 60000').default(60_000).describe('IBKR asks for /tickle about every minute.'),
         maxFailedLoginsPerDay: z.number().int().min(1, 'must be at least 1; IBKR locks accounts after a few failures, 3 is the default').default(3).describe('Stops before IBKR locks the account.'),
         competingCooldownMs: z.number().int().min(0).default(120_000),
+        penaltyBoxMs: z
+          .number()
+          .int()
+          .min(1000, 'must be at least 1000 (ms); IBKR documents 900000 (15 minutes)')
+          .default(15 * 60_000)
+          .describe("How long IBKR's penalty box is assumed to last when a 429 carries no Retry-After; REST waits it out (the session is kept alive over the websocket), then one probe."),
         maintenance: MaintenanceSchema.optional().describe("IBKR's reset/maintenance windows; default: North America (workflows/maintenance.ts)."),
       })
       .prefault({}),
@@ -255,7 +261,7 @@ function gatewayPort(url: string): number {
 /** Every field name the schema knows, for "did you mean" hints on unknown keys. */
 export const KNOWN_FIELDS = [
   'stateDir', 'temporal', 'clickhouse', 'browser', 'session', 'connections', 'address', 'namespace', 'url', 'database', 'username',
-  'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs',
+  'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs', 'penaltyBoxMs',
   'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
   'cluster', 'insertTarget', 'id', 'mode', 'competingPolicy', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'appPort', 'instruments', 'account', 'conid', 'exchange',
   'depth', 'spillDir', 'spillMaxBytes', 'batchRows', 'batchDelayMs', 'maxBufferedRows', 'maxLaddersPerAccount', 'staleAfterMs',

@@ -23,6 +23,8 @@ export interface PodGatewayOptions {
   /** How often the safe status is refreshed. */
   statusEveryMs?: number;
   timeoutMs?: number;
+  /** IBKR's penalty box when a 429 carries no Retry-After (config `session.penaltyBoxMs`). */
+  penaltyBoxMs?: number;
 }
 
 export class PodGateway implements AppPortGateway {
@@ -41,7 +43,7 @@ export class PodGateway implements AppPortGateway {
       verifyTls: opts.verifyTls,
       timeoutMs: opts.timeoutMs,
       pacer: new GatewayPacer(),
-      penalty: new PenaltyBox({ onRefused: (scope, path) => recordRefusal(opts.pod, scope, path) }),
+      penalty: new PenaltyBox({ boxMs: opts.penaltyBoxMs, onRefused: (scope, path) => recordRefusal(opts.pod, scope, path) }),
       knowledge: new SessionKnowledge(),
     });
     this.unsubscribe = this.client.penalty.subscribe((p) => recordPenalty(opts.pod, p !== null));

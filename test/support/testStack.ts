@@ -4,7 +4,7 @@ import type { SimHandle } from '../../sim';
 import { simControl } from '../../sim/controlClient';
 import type { IbflowConfig } from '../../src/config/schema';
 import { waitFor } from '../../src/util/waitFor';
-import type { DemoPod } from '../../stack/demoSetup';
+import type { StackPod } from '../../stack/stackOptions';
 import type { EmbeddedClickHouse } from '../../stack/embeddedClickHouse';
 import { startScratchStack, type ScratchStackOptions } from '../../stack/scratchStack';
 import type { TemporalDevServer } from '../../stack/temporalDevServer';
@@ -20,7 +20,7 @@ export interface TestStack {
   clickhouse: ClickHouseClient;
   client: Client;
   sims: Map<string, SimHandle>;
-  pods: DemoPod[];
+  pods: StackPod[];
   workers: RunningWorker[];
   /** Stops the Temporal dev server, waits `downMs`, and starts it again on the same port and database. */
   restartTemporal(downMs: number): Promise<void>;
