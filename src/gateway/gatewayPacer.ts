@@ -40,6 +40,8 @@ export const DEFAULT_PACING: { globalPerSecond: number; rules: PacingRule[] } = 
 /** Longer than the gateway client's request timeout (10 s): by then the request has failed. */
 const IN_FLIGHT_LIMIT_MS = 15_000;
 const WINDOW_MS = 1_000;
+/** setTimeout fires at once beyond this; a far deadline just wakes early and re-plans. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export type PacerPriority = 'ibflow' | 'app';
 
@@ -272,7 +274,8 @@ export class GatewayPacer {
       frees = Math.min(frees, Math.max(this.pathReadyAt(queue[0], t), this.globalReadyAt(t)));
     }
     const own = this.earliestPossibleStart(w, t);
-    return Math.max(1, Math.ceil(Math.max(frees, own) - t));
+    // With nobody else waiting (maxQueued 0) only its own path and the window matter.
+    return Math.max(1, Math.ceil((frees === Infinity ? own : Math.max(frees, own)) - t));
   }
 
   private refuseExpired(t: number, expired: (deadline: number) => boolean): void {
@@ -295,13 +298,13 @@ export class GatewayPacer {
       at = Math.min(at, Math.max(this.pathReadyAt(queue[0], t), globalAt));
       for (const w of queue) if (w.deadline !== undefined) at = Math.min(at, w.deadline);
     }
-    if (this.wake && this.wake.at <= at) return; // an earlier wake-up re-plans when it fires
+    if (this.wake && this.wake.at <= at && at !== Infinity) return; // an earlier wake-up re-plans when it fires
     this.wake?.abort.abort();
     this.wake = null;
     if (at === Infinity) return;
     const wake = { at, abort: new AbortController() };
     this.wake = wake;
-    void this.sleep(Math.max(1, at - t), wake.abort.signal).then(() => {
+    void this.sleep(Math.min(Math.max(1, at - t), MAX_TIMER_MS), wake.abort.signal).then(() => {
       if (this.wake !== wake) return; // superseded
       this.wake = null;
       this.pump();
