@@ -134,7 +134,7 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     clearInterval(sinkMetrics);
     await sink.close().catch((err: Error) => log.error({ error: err.message }, 'sink close failed'));
     for (const a of appPorts) await a.close().catch(() => undefined);
-    for (const g of gateways.values()) g.close();
+    await Promise.all([...gateways.values()].map((g) => g.close()));
     await clickhouse.close();
     await clientConnection.close();
     await nativeConnection.close();

@@ -34,6 +34,8 @@ export class PodGateway implements AppPortGateway {
   private status: SafeStatus | null = null;
   private readonly statusTimer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: () => void;
+  /** The status read in flight: awaited on close, so no Temporal call outlives the worker's client. */
+  private reading: Promise<void> | null = null;
 
   constructor(private readonly opts: PodGatewayOptions) {
     this.baseUrl = opts.baseUrl;
@@ -51,10 +53,13 @@ export class PodGateway implements AppPortGateway {
     const read = opts.sessionStatus;
     if (read) {
       const refresh = () => {
-        read().then(
-          (s) => (this.status = s ? safeStatusOf(s) : null),
-          () => undefined, // Temporal away for a moment: keep the last known status
-        );
+        if (this.reading) return;
+        this.reading = read()
+          .then(
+            (s) => void (this.status = s ? safeStatusOf(s) : null),
+            () => undefined, // Temporal away for a moment: keep the last known status
+          )
+          .finally(() => (this.reading = null));
       };
       refresh();
       this.statusTimer = setInterval(refresh, opts.statusEveryMs ?? 3_000);
@@ -95,9 +100,10 @@ export class PodGateway implements AppPortGateway {
     return this.status;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.unsubscribe();
     this.client.close();
+    await this.reading;
   }
 }
