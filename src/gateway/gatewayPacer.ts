@@ -9,7 +9,9 @@
  * - Each normalised path has its own FIFO queue; a path with a rule may start again only an
  *   interval after its previous answer (`finished`), and not while a request of it is unanswered
  *   (for at most IN_FLIGHT_LIMIT_MS). A queue waiting for its interval never delays other paths.
- * - Over all paths at most `globalPerSecond` requests start in any sliding second. When several
+ * - Over all paths at most `globalPerSecond` requests count in any sliding second, each from its
+ *   start until a second after its answer: the gateway counts arrivals, which fall in between, so
+ *   a late arrival (a new TLS connection, a busy proxy) cannot crowd a window. When several
  *   paths are ready, ibflow's own requests go before apps' (so the keepalive never starves behind
  *   an app flood), then arrival order. Within a path, ibflow's requests are also queued ahead of
  *   apps' for the same reason; among equals, arrival order.
@@ -93,6 +95,29 @@ const timerSleep: PacerSleep = (ms, signal) =>
     }, { once: true });
   });
 
+/**
+ * A started request in the global window. It counts until a second after its answer, not after its
+ * start: it reaches the gateway somewhere between the two (a new TLS connection, a busy proxy or a
+ * loaded host can delay it by hundreds of ms), and the gateway counts arrivals.
+ */
+interface GlobalSlot {
+  key: string;
+  start: number;
+  answeredAt: number | undefined;
+}
+
+function slotEnd(s: GlobalSlot): number {
+  // Never answered (the caller forgot, or it hung): it stops counting after the in-flight limit.
+  return (s.answeredAt ?? s.start + IN_FLIGHT_LIMIT_MS) + WINDOW_MS;
+}
+
+/** The earliest time at or after `t` when fewer than `limit` of the slots ending at `ends` are live. */
+function nthFree(ends: number[], t: number, limit: number): number {
+  if (ends.length < limit) return t;
+  const sorted = [...ends].sort((a, b) => a - b);
+  return Math.max(t, sorted[sorted.length - limit]);
+}
+
 interface Waiter {
   key: string;
   rule: PacingRule | undefined;
@@ -106,8 +131,8 @@ interface Waiter {
 }
 
 export class GatewayPacer {
-  /** Start times of the requests of the last second (global window), oldest first. */
-  private recent: number[] = [];
+  /** Requests that still count in the global window, oldest start first. */
+  private slots: GlobalSlot[] = [];
   private readonly lastByRule = new Map<string, number>();
   /** When the unanswered request of each rule's path was sent. */
   private readonly inFlightSince = new Map<string, number>();
@@ -164,11 +189,16 @@ export class GatewayPacer {
    */
   finished(path: string): void {
     const key = cleanPath(path);
+    const t = this.now();
+    // Requests of one path are interchangeable here: the oldest unanswered one takes the answer.
+    const slot = this.slots.find((s) => s.key === key && s.answeredAt === undefined);
+    if (slot) slot.answeredAt = Math.max(slot.start, t);
     const rule = this.pacing.rules.find((r) => r.path === key);
-    if (!rule) return;
-    this.inFlightSince.delete(rule.path);
-    this.lastByRule.set(rule.path, Math.max(this.lastByRule.get(rule.path) ?? 0, this.now()));
-    // The answer may free the path's next waiter now rather than at the in-flight limit.
+    if (rule) {
+      this.inFlightSince.delete(rule.path);
+      this.lastByRule.set(rule.path, Math.max(this.lastByRule.get(rule.path) ?? 0, t));
+    }
+    // The answer may free a waiter now rather than at the in-flight limit.
     this.pump();
   }
 
@@ -183,12 +213,12 @@ export class GatewayPacer {
     const t = this.now();
     // Past its deadline a waiter is refused even if a slot is free now: the caller said "within".
     this.refuseExpired(t, (deadline) => deadline < t);
-    this.recent = this.recent.filter((s) => t - s < WINDOW_MS);
-    while (this.recent.length < this.pacing.globalPerSecond) {
+    this.slots = this.slots.filter((s) => slotEnd(s) > t);
+    while (this.slots.length < this.pacing.globalPerSecond) {
       const next = this.bestReadyHead(t);
       if (!next) break;
       this.remove(next);
-      this.recent.push(t);
+      this.slots.push({ key: next.key, start: t, answeredAt: undefined });
       if (next.rule) {
         this.lastByRule.set(next.rule.path, t);
         this.inFlightSince.set(next.rule.path, t);
@@ -222,11 +252,13 @@ export class GatewayPacer {
     return ready;
   }
 
-  /** When the global window next has room, counting only requests already started. */
-  private globalReadyAt(t: number): number {
-    const live = this.recent.filter((s) => t - s < WINDOW_MS);
-    const limit = this.pacing.globalPerSecond;
-    return live.length < limit ? t : live[live.length - limit] + WINDOW_MS;
+  /**
+   * When the global window next has room, counting only requests already started. With `lowerBound`,
+   * an unanswered request is assumed answered right now (the earliest it could free its slot).
+   */
+  private globalReadyAt(t: number, lowerBound = false): number {
+    const ends = this.slots.map((s) => (lowerBound && s.answeredAt === undefined ? Math.min(t + WINDOW_MS, slotEnd(s)) : slotEnd(s))).filter((e) => e > t);
+    return nthFree(ends, t, this.pacing.globalPerSecond);
   }
 
   /**
@@ -235,7 +267,7 @@ export class GatewayPacer {
    * Only a bound this sure refuses a request at once; the rest is left to its deadline.
    */
   private earliestPossibleStart(w: Waiter, t: number): number {
-    let start = this.globalReadyAt(t);
+    let start = this.globalReadyAt(t, true);
     if (w.rule) {
       const interval = w.rule.minIntervalMs;
       const last = this.lastByRule.get(w.rule.path);
@@ -254,12 +286,12 @@ export class GatewayPacer {
    */
   private retryAfter(w: Waiter, t: number): number {
     const ahead = [...this.queues.values()].flat().filter((o) => o !== w && goesBefore(o, w)).length;
-    const slots = this.recent.filter((s) => t - s < WINDOW_MS);
-    const limit = this.pacing.globalPerSecond;
+    // Requests still to start are assumed answered at once, so this stays an estimate, not a bound.
+    const ends = this.slots.map(slotEnd).filter((e) => e > t);
     let slot = t;
     for (let i = 0; i <= ahead; i++) {
-      slot = slots.length < limit ? t : Math.max(t, slots[slots.length - limit] + WINDOW_MS);
-      slots.push(slot);
+      slot = nthFree(ends.filter((e) => e > slot), slot, this.pacing.globalPerSecond);
+      ends.push(slot + WINDOW_MS);
     }
     return Math.max(1, Math.ceil(Math.max(slot, this.earliestPossibleStart(w, t)) - t));
   }
