@@ -6,7 +6,7 @@
  * one pacer for a start slot, and the gateway sees one well-behaved client.
  *
  * The model:
- * - Each normalised path has its own FIFO queue; a path with a rule may start again only an
+ * - Each normalised path has its own queue; a path with a rule may start again only an
  *   interval after its previous answer (`finished`), and not while a request of it is unanswered
  *   (for at most IN_FLIGHT_LIMIT_MS). A queue waiting for its interval never delays other paths.
  * - Over all paths at most `globalPerSecond` requests count in any sliding second, each from its
@@ -183,7 +183,9 @@ export class GatewayPacer {
   }
 
   /**
-   * Marks the answer to a request on `path` as received. Per-path intervals then count from here,
+   * Marks the answer to a request on `path` as received (or its failure); call it once for every
+   * request that got a slot, ruled path or not, since it also frees the global slot a second later
+   * (a request never marked keeps its slot for IN_FLIGHT_LIMIT_MS). Per-path intervals count from here,
    * not from when the request was sent: a request that sat in a socket queue on a loaded host can
    * reach the gateway late, and the next one must still arrive a full interval after it.
    */
