@@ -1,10 +1,14 @@
 import { simControl } from '../sim/controlClient';
 import type { SessionStatus } from '../src/contract/sessionStatus';
 import { forceRelogin, querySessionStatus, signalPaused } from '../src/operations/sessionControl';
+import type { SimHandle } from '../sim';
+import { judgeNoOutage } from './noOutageAudit';
+import { startNoOutageWatch } from './noOutageWatch';
+import { noisyCoTenant, type CoTenantVariant } from './noisyCoTenant';
 import type { Rng } from './rng';
 import { sleep, type SoakConnection, type SoakStack } from './soakStack';
 
-export const FAULT_KINDS = ['session-drop', 'ws-kill', 'competing-login', 'failed-login', 'http-5xx', 'http-429', 'http-latency', 'clickhouse-restart', 'pod-kill', 'temporal-restart'] as const;
+export const FAULT_KINDS = ['session-drop', 'ws-kill', 'competing-login', 'failed-login', 'http-5xx', 'http-429', 'http-latency', 'noisy-co-tenant', 'clickhouse-restart', 'pod-kill', 'temporal-restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** One injected fault: the connections it may take down, and until when (plus a recovery grace). */
@@ -37,6 +41,17 @@ export async function sessionStatus(stack: SoakStack, c: SoakConnection): Promis
   }
 }
 
+/** True once the simulator's injected path faults have all been used up, false after `timeoutMs`. */
+async function waitPathFaultsTaken(sim: SimHandle, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const f = await simControl<{ paths: unknown[] }>(sim, 'GET', '/sim/control/faults');
+    if (f.paths.length === 0) return true;
+    await sleep(500);
+  }
+  return false;
+}
+
 export async function waitState(stack: SoakStack, c: SoakConnection, ok: (s: SessionStatus) => boolean, timeoutMs: number): Promise<SessionStatus | null> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -63,37 +78,72 @@ async function reclaimAsHuman(stack: SoakStack, c: SoakConnection): Promise<void
   await forceRelogin(stack.client(), c.username);
 }
 
-/** Connections with an injected 429 in progress (their penalty box is expected). */
-const injected429 = new Set<string>();
+/** Sessions seen `unavailable` for a rate limit: ibflow no longer does that for a 429, so each one is a finding. */
+export const rateLimitedOutages: { connection: string; atMs: number; reason: string }[] = [];
 
-/** 429s the soak did not inject (the simulator's real pacing): recorded and reported. */
-export const selfInflicted429s: { connection: string; atMs: number; reason: string }[] = [];
-
-/**
- * Waits for `usable`. A session waiting out a 429 the soak did not inject is what an operator
- * sees as "we got ourselves into IBKR's penalty box": it is recorded (and reported), the
- * simulator's box is emptied, and the session woken with pause + resume so the soak can go on.
- */
+/** Waits for `usable`, taking the username back as the human when a session waits for one after competing logins. */
 export async function waitUsable(stack: SoakStack, c: SoakConnection, timeoutMs: number): Promise<SessionStatus | null> {
   const deadline = Date.now() + timeoutMs;
+  let rateLimitedSeen = false;
   while (Date.now() < deadline) {
     const s = await sessionStatus(stack, c);
     if (s?.state === 'usable') return s;
     if (s && waitsForHumanAfterCompeting(s)) await reclaimAsHuman(stack, c).catch(() => undefined);
-    if (s && s.state === 'unavailable' && /RateLimited/.test(s.reason) && !injected429.has(c.id)) {
-      selfInflicted429s.push({ connection: c.id, atMs: Date.now(), reason: s.reason });
-      await simControl(stack.sims.get(c.pod)!, 'DELETE', '/sim/control/pacing').catch(() => undefined);
-      await signal(stack, c, 'pause').catch(() => undefined);
-      await waitState(stack, c, (x) => x.state === 'paused', 30_000);
-      await signal(stack, c, 'resume').catch(() => undefined);
+    if (s && s.state === 'unavailable' && /RateLimited/.test(s.reason) && !rateLimitedSeen) {
+      rateLimitedSeen = true;
+      rateLimitedOutages.push({ connection: c.id, atMs: Date.now(), reason: s.reason });
     }
     await sleep(1_000);
   }
   return null;
 }
 
-/** Injects one fault and returns once its own action is over (servers back, the operator's step done). */
-export async function injectFault(ctx: FaultContext, kind: FaultKind, c: SoakConnection): Promise<Outage> {
+/** Every fault while it runs and after (its grace): another fault at the same time may excuse a blip. */
+interface FaultSpan {
+  kind: FaultKind;
+  targets: string[];
+  startMs: number;
+  /** null while running. */
+  endMs: number | null;
+  graceMs: number;
+}
+const spans: FaultSpan[] = [];
+
+/** Server restarts shake every connection (ClickHouse: the depth sink catches up afterwards). */
+const SERVER_FAULTS: readonly FaultKind[] = ['temporal-restart', 'clickhouse-restart'];
+const SERVER_AFTERMATH_MS = 30_000;
+
+/** The kinds of other faults that overlap [fromMs, toMs] and may take connection `c` down. */
+function otherFaultsDuring(self: FaultSpan, c: SoakConnection, fromMs: number, toMs: number): string[] {
+  return spans
+    .filter((f) => f !== self && (f.targets.includes(c.id) || SERVER_FAULTS.includes(f.kind)))
+    .filter((f) => f.startMs <= toMs && (f.endMs === null || f.endMs + Math.max(f.graceMs, SERVER_FAULTS.includes(f.kind) ? SERVER_AFTERMATH_MS : 0) >= fromMs))
+    .map((f) => f.kind);
+}
+
+/** Options of single fault kinds (the fixed plan pins them). */
+export interface FaultOptions {
+  coTenant?: CoTenantVariant;
+}
+
+/** Penalty boxes and refusals the noisy co-tenants caused on purpose (straight at the gateway), by pod. */
+export const coTenantPacing = new Map<string, { boxes: number; rejected: number }>();
+
+/** Injects one fault and returns once its own action is over (servers back, the operator's step done, or its audit done). */
+export async function injectFault(ctx: FaultContext, kind: FaultKind, c: SoakConnection, opts: FaultOptions = {}): Promise<Outage> {
+  const span: FaultSpan = { kind, targets: kind === 'temporal-restart' ? ctx.stack.connections.map((x) => x.id) : kind === 'clickhouse-restart' ? [] : [c.id], startMs: Date.now(), endMs: null, graceMs: 0 };
+  spans.push(span);
+  try {
+    const o = await injectOne(ctx, kind, c, opts, span);
+    span.targets = o.targets;
+    span.graceMs = o.graceMs;
+    return o;
+  } finally {
+    span.endMs = Date.now();
+  }
+}
+
+async function injectOne(ctx: FaultContext, kind: FaultKind, c: SoakConnection, opts: FaultOptions, span: FaultSpan): Promise<Outage> {
   const { stack, rng } = ctx;
   const sim = stack.sims.get(c.pod)!;
   const startMs = Date.now();
@@ -130,7 +180,7 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, c: SoakCon
     }
     case 'failed-login': {
       const left = ctx.loginFaultsLeft.get(c.id) ?? 0;
-      if (left <= 0) return injectFault(ctx, 'session-drop', c);
+      if (left <= 0) return injectOne(ctx, 'session-drop', c, opts, span);
       ctx.loginFaultsLeft.set(c.id, left - 1);
       const faultKind = rng.pick(['wrong-password', 'timeout', 'page-change'] as const);
       await simControl(sim, 'POST', '/sim/control/login-faults', { kind: faultKind, count: 1 });
@@ -167,28 +217,26 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, c: SoakCon
       return outage(`3× ${latencyMs} ms latency on ${path} of ${c.pod}`, [c.id], 60_000);
     }
     case 'http-429': {
-      injected429.add(c.id);
+      // One refused request is not a lost session: ibflow holds back only that path and keeps the
+      // session alive over the websocket meanwhile. The refusal goes to whoever tickles next (the
+      // keepalive, or a depth stream starting); either way nothing may be seen to stop.
+      const watch = await startNoOutageWatch(stack, c);
       await simControl(sim, 'POST', '/sim/control/faults', { path: '/v1/api/tickle', status: 429, count: 1 });
-      // IBKR's penalty box: the workflow must back off for ~15 minutes, not hammer the gateway.
-      const boxed = await waitState(stack, c, (s) => s.state === 'unavailable' && /RateLimited/.test(s.reason), 25_000); // keepalive tickles every 10 s
-      const honoured = boxed !== null && boxed.nextAttemptAt !== null && Date.parse(boxed.nextAttemptAt) - Date.now() > 10 * 60_000;
-      await simControl(sim, 'DELETE', '/sim/control/faults').catch(() => undefined);
-      if (boxed) {
-        // The operator knows the box is over (the 429 was injected): pause + resume wakes the session.
-        await signal(stack, c, 'pause');
-        await waitState(stack, c, (s) => s.state === 'paused', 30_000);
-        await signal(stack, c, 'resume');
+      const taken = await waitPathFaultsTaken(sim, 25_000); // keepalive tickles every 10 s
+      if (!taken) await simControl(sim, 'DELETE', '/sim/control/faults').catch(() => undefined);
+      await sleep(12_000); // the next keepalive after the refusal
+      const evidence = await watch.stop(false);
+      const verdict = judgeNoOutage(evidence, { pacingAllowed: false }, otherFaultsDuring(span, c, evidence.fromMs, evidence.toMs));
+      const detail = `429 on /tickle of ${c.pod} (${taken ? 'taken' : 'NOT requested within 25 s'}): ${verdict.seen}${verdict.excused.length ? `; excused: ${verdict.excused.join('; ')}` : ''}${verdict.problems.length ? `; PROBLEMS: ${verdict.problems.join('; ')}` : ''}`;
+      return outage(detail, [], 0, { expected: 'no outage: usable throughout, no rate-limited state or penalty, no login, depth kept arriving', ok: taken && verdict.ok });
+    }
+    case 'noisy-co-tenant': {
+      const r = await noisyCoTenant(stack, rng, c, (from, to) => otherFaultsDuring(span, c, from, to), opts.coTenant);
+      if (r.variant !== 'app-port') {
+        const mine = coTenantPacing.get(c.pod) ?? { boxes: 0, rejected: 0 };
+        coTenantPacing.set(c.pod, { boxes: mine.boxes + r.boxes, rejected: mine.rejected + r.rejected });
       }
-      // The one 429 may be taken by the depth stream's own /tickle (it starts with one) instead of
-      // the keepalive; then the depth workflow backs off and the session must not be boxed. Other
-      // faults running at the same time (a Temporal restart) may still make it blink: it has to be
-      // usable again, not waiting out a penalty box it never got.
-      const unboxed = boxed ? null : await waitState(stack, c, (s) => s.state === 'usable' || (s.state === 'unavailable' && /RateLimited/.test(s.reason)), 60_000);
-      injected429.delete(c.id);
-      return outage(`429 on /tickle of ${c.pod}${boxed ? `; saw ${boxed.state} next attempt ${boxed.nextAttemptAt ?? 'none'} ("${boxed.reason.slice(0, 80)}"); operator pause+resume` : ' (taken by the depth stream, not the keepalive)'}`, [c.id], 60_000, {
-        expected: boxed ? 'unavailable (RateLimited) with the next attempt ≥ 10 min away' : 'the session is usable, not boxed',
-        ok: boxed ? honoured : unboxed?.state === 'usable',
-      });
+      return outage(r.detail, [], 0, { expected: r.expected, ok: r.ok });
     }
     case 'clickhouse-restart': {
       const downMs = rng.int(3_000, 15_000);

@@ -6,8 +6,9 @@ import { allWorkflowHistories } from '../src/operations/workflowHistory';
 import type { SimStatsSnapshot } from '../sim';
 import { qualifiedName, quoteString } from '../src/clickhouse/sql';
 import { needlesOf, scanBuffer, scanDir, scanObject, type LeakHit } from './canary';
-import { auditConnection, auditFailures, type DepthAudit, type StreamStat, type SubStat } from './depthAudit';
-import { FAULT_KINDS, humanReclaims, injectFault, selfInflicted429s, sessionStatus, simControl, waitUsable, type FaultContext, type FaultKind, type Outage } from './faults';
+import { auditConnection, auditFailures, type DepthAudit, type StreamStat } from './depthAudit';
+import { depthFlowing, subscriptionsOf } from './depthWatch';
+import { coTenantPacing, FAULT_KINDS, humanReclaims, injectFault, rateLimitedOutages, sessionStatus, simControl, waitUsable, type FaultContext, type FaultKind, type FaultOptions, type Outage } from './faults';
 import { seededRng } from './rng';
 import { sleep, startSoakStack, type SoakConnection, type SoakStack } from './soakStack';
 
@@ -47,9 +48,14 @@ export interface SoakReport {
   logins: { connection: string; ok: number; failed: number; locked: number; lockouts: number; budget: number; injected: number }[];
   leaks: { histories: number; tables: number; tableBytes: number; files: number; fileBytes: number; hits: LeakHit[] };
   podWorkerRestarts: Record<string, number>;
-  /** 429s from the simulator's real pacing (not injected): the system put itself in IBKR's penalty box. */
-  selfInflicted429: { connection: string; atMs: number; reason: string }[];
-  pacingRejected: number;
+  /** Sessions seen `unavailable` for a rate limit (ibflow should never do that for a 429 now): findings. */
+  rateLimitedOutages: { connection: string; atMs: number; reason: string }[];
+  /**
+   * The simulators' real pacing (injected 429s are not counted by it): refusals and penalty boxes in
+   * all, those the noisy co-tenants caused straight at the gateway on purpose, and per pod the boxes
+   * nobody caused on purpose — ibflow's own doing, a finding.
+   */
+  pacing: { rejected: number; boxes: number; coTenantRejected: number; coTenantBoxes: number; unintendedBoxes: { pod: string; boxes: number }[] };
   /** Sessions that stopped fighting repeated logins elsewhere and were taken back by the operator. */
   humanReclaims: { connection: string; atMs: number }[];
   failures: string[];
@@ -91,10 +97,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const budget = stack.config.session.maxFailedLoginsPerDay;
     const ctx: FaultContext = { stack, rng, log, loginFaultsLeft: new Map(stack.connections.map((c) => [c.id, budget - 1])) };
     const faults: Outage[] = [];
-    const run = async (kind: FaultKind, c: SoakConnection): Promise<void> => {
-      log(`  + ${new Date().toISOString().slice(11, 19)} ${kind} → ${c.id}`);
+    const run: Run = async (kind, c, faultOpts) => {
+      log(`  + ${new Date().toISOString().slice(11, 19)} ${kind}${faultOpts?.coTenant ? ` (${faultOpts.coTenant})` : ''} → ${c.id}`);
       try {
-        const o = await injectFault(ctx, kind, c);
+        const o = await injectFault(ctx, kind, c, faultOpts);
         faults.push(o);
         log(`  ✓ ${o.detail}${o.check ? ` [${o.check.ok ? 'as expected' : 'NOT as expected'}: ${o.check.expected}]` : ''}`);
       } catch (err) {
@@ -144,9 +150,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       if (l.failed > budget) failures.push(`${c.id}: ${l.failed} failed logins, budget ${budget} per day`);
       if (l.locked || l.lockouts) failures.push(`${c.id}: the simulator locked the user (${l.lockouts} lockouts, ${l.locked} locked attempts)`);
     }
-    const allStats = await Promise.all([...stack.sims.values()].map((s) => simControl<SimStatsSnapshot>(s, 'GET', '/sim/control/stats')));
+    const statsByPod = new Map(await Promise.all([...stack.sims].map(async ([pod, sim]) => [pod, await simControl<SimStatsSnapshot>(sim, 'GET', '/sim/control/stats')] as const)));
+    const allStats = [...statsByPod.values()];
     const unknown = allStats.reduce((n, s) => n + (s.logins['(unknown)']?.failed ?? 0), 0);
-    const pacingRejected = allStats.reduce((n, s) => n + s.pacing.rejected, 0);
+    const coTenant = [...coTenantPacing.values()];
+    const unintendedBoxes = [...statsByPod]
+      .map(([pod, st]) => ({ pod, boxes: st.pacing.boxes - (coTenantPacing.get(pod)?.boxes ?? 0) }))
+      .filter((b) => b.boxes > 0);
+    const pacing = {
+      rejected: allStats.reduce((n, s) => n + s.pacing.rejected, 0),
+      boxes: allStats.reduce((n, s) => n + s.pacing.boxes, 0),
+      coTenantRejected: coTenant.reduce((n, p) => n + p.rejected, 0),
+      coTenantBoxes: coTenant.reduce((n, p) => n + p.boxes, 0),
+      unintendedBoxes,
+    };
     if (unknown) failures.push(`${unknown} failed logins for unknown usernames`);
 
     const availability = computeAvailability(stack, samples, faults);
@@ -197,8 +214,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       logins,
       leaks: { histories, tables: tables.length, tableBytes, files: files.files, fileBytes: files.bytes, hits },
       podWorkerRestarts,
-      selfInflicted429: [...selfInflicted429s],
-      pacingRejected,
+      rateLimitedOutages: [...rateLimitedOutages],
+      pacing,
       humanReclaims: [...humanReclaims],
       failures,
       ok: failures.length === 0,
@@ -211,22 +228,26 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 }
 
 /** Every fault type at least once, in lanes: one per connection plus one for the servers. */
-async function everyFaultOnce(stack: SoakStack, run: (k: FaultKind, c: SoakConnection) => Promise<void>): Promise<void> {
+type Run = (k: FaultKind, c: SoakConnection, opts?: FaultOptions) => Promise<void>;
+type Step = { kind: FaultKind; opts?: FaultOptions };
+
+async function everyFaultOnce(stack: SoakStack, run: Run): Promise<void> {
   const cs = stack.connections;
-  const lanes: FaultKind[][] = [
-    ['session-drop', 'competing-login', 'http-429'],
-    ['ws-kill', 'failed-login', 'http-latency'],
-    ['http-5xx', 'pod-kill'],
+  // The noisy co-tenant twice: straight at a strict gateway (a box that must end by itself) and through the app port.
+  const lanes: Step[][] = [
+    [{ kind: 'session-drop' }, { kind: 'competing-login' }, { kind: 'http-429' }],
+    [{ kind: 'ws-kill' }, { kind: 'failed-login' }, { kind: 'http-latency' }, { kind: 'noisy-co-tenant', opts: { coTenant: 'app-port' } }],
+    [{ kind: 'http-5xx' }, { kind: 'pod-kill' }, { kind: 'noisy-co-tenant', opts: { coTenant: 'direct-pair-strict' } }],
   ];
   let chDone!: () => void;
   const clickhouseBack = new Promise<void>((r) => (chDone = r));
   const laneOf = (i: number) => lanes.filter((_, k) => k % cs.length === i).flat();
   const connectionLanes = cs.map(async (c, i) => {
-    for (const kind of laneOf(i)) {
+    for (const { kind, opts } of laneOf(i)) {
       // Today a pod killed while ClickHouse is down loses its in-memory rows (no spill yet): keep
       // this fixed plan to one fault at a time per kind of damage; the random plan overlaps them.
       if (kind === 'pod-kill') await clickhouseBack;
-      await run(kind, c);
+      await run(kind, c, opts);
       await sleep(3_000); // let the fault be noticed before waiting for the recovery
       await waitRecovered(stack, c, 120_000);
     }
@@ -242,7 +263,7 @@ async function everyFaultOnce(stack: SoakStack, run: (k: FaultKind, c: SoakConne
 }
 
 /** Faults at random (seeded) times, kinds and targets; at most one fault at a time per connection and for the servers. */
-async function randomPlan(stack: SoakStack, rng: ReturnType<typeof seededRng>, run: (k: FaultKind, c: SoakConnection) => Promise<void>, durationMs: number, meanGapMs: number): Promise<void> {
+async function randomPlan(stack: SoakStack, rng: ReturnType<typeof seededRng>, run: Run, durationMs: number, meanGapMs: number): Promise<void> {
   const busy = new Set<string>();
   const tasks: Promise<void>[] = [];
   const end = Date.now() + durationMs;
@@ -270,36 +291,10 @@ async function randomPlan(stack: SoakStack, rng: ReturnType<typeof seededRng>, r
   await Promise.all(tasks);
 }
 
-async function subscriptionsOf(stack: SoakStack, c: SoakConnection): Promise<SubStat[]> {
-  const stats = await simControl<SimStatsSnapshot>(stack.sims.get(c.pod)!, 'GET', '/sim/control/stats');
-  const topic = `sbd+${c.account}+${c.conid}`;
-  return Object.entries(stats.subscriptions)
-    .filter(([, s]) => s.account === c.account && s.conid === c.conid && s.topic.startsWith(topic))
-    .map(([id, s]) => ({ id, order: Number(id.slice(id.lastIndexOf('-') + 1)), frames: s.frames, lastSeq: s.lastSeq, sizeSum: s.sizeSum, active: s.active }));
-}
-
 async function waitDepthFlowing(stack: SoakStack, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  const deadline = started + timeoutMs;
+  const deadline = Date.now() + timeoutMs;
   for (const c of stack.connections) {
-    let before = -1;
-    for (;;) {
-      const active = (await subscriptionsOf(stack, c)).filter((s) => s.active);
-      if (active.length === 0 && Date.now() - started > 15_000) {
-        // A penalty box the system earned itself keeps the depth workflow's checks at 429: lift it (reported).
-        const sim = stack.sims.get(c.pod)!;
-        const pacing = await simControl<{ penaltyBox: Record<string, number> }>(sim, 'GET', '/sim/control/pacing');
-        if (Object.keys(pacing.penaltyBox).length > 0) {
-          selfInflicted429s.push({ connection: c.id, atMs: Date.now(), reason: 'depth stream held off by the simulator penalty box' });
-          await simControl(sim, 'DELETE', '/sim/control/pacing');
-        }
-      }
-      const sent = active.reduce((n, s) => n + s.frames, 0);
-      if (active.length > 0 && before >= 0 && sent > before) break;
-      before = active.length > 0 ? sent : -1;
-      if (Date.now() > deadline) throw new Error(`no depth flowing on ${c.id}`);
-      await sleep(1_000);
-    }
+    if (!(await depthFlowing(stack, c, Math.max(1_000, deadline - Date.now())))) throw new Error(`no depth flowing on ${c.id}`);
   }
 }
 
@@ -393,7 +388,10 @@ export function formatReport(r: SoakReport): string {
   lines.push('', 'Logins (simulator counts) vs budget per day:');
   for (const l of r.logins) lines.push(`  ${l.connection}: ok ${l.ok}, failed ${l.failed} (injected login faults ${l.injected}), budget ${l.budget}, locked ${l.locked}, lockouts ${l.lockouts}`);
   lines.push('', `Competing logins: ${r.humanReclaims.length} time(s) a session lost its username repeatedly within an hour, stopped reclaiming and waited for the operator's forceRelogin${r.humanReclaims.length ? ` (${r.humanReclaims.map((x) => x.connection).join(', ')})` : ''}`);
-  lines.push('', `Simulator pacing: ${r.pacingRejected} requests answered 429 by its real pacing (injected 429s excluded only if they hit /tickle once); ${r.selfInflicted429.length} self-inflicted penalty boxes lifted by the operator${r.selfInflicted429.length ? ` (${r.selfInflicted429.map((x) => x.connection).join(', ')})` : ''}`);
+  const p = r.pacing;
+  const coTenants = r.faults.filter((f) => f.kind === 'noisy-co-tenant');
+  lines.push('', `Simulator pacing: ${p.rejected} requests refused and ${p.boxes} penalty boxes by its real pacing (injected 429s not counted); noisy co-tenants straight at the gateway caused ${p.coTenantRejected} refusals and ${p.coTenantBoxes} boxes on purpose (${coTenants.length} co-tenant faults, ${coTenants.filter((f) => f.check?.ok).length} without any outage)`);
+  lines.push(`  Boxes nobody caused on purpose (ibflow's own doing): ${p.unintendedBoxes.length ? p.unintendedBoxes.map((b) => `${b.pod} ${b.boxes}`).join(', ') : 'none'}; sessions seen unavailable for a rate limit: ${r.rateLimitedOutages.length ? r.rateLimitedOutages.map((x) => x.connection).join(', ') : 'none'}`);
   lines.push('', `Canary scan: ${r.leaks.histories} workflow histories, ${r.leaks.tables} tables (${(r.leaks.tableBytes / 1e6).toFixed(1)} MB TSV), ${r.leaks.files} files (${(r.leaks.fileBytes / 1e6).toFixed(1)} MB): ${r.leaks.hits.length} hits`);
   const checks = r.faults.filter((f) => f.check);
   if (checks.length) {

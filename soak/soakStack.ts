@@ -4,6 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Client } from '@temporalio/client';
 import { stringify as toYaml } from 'yaml';
 import type { SimHandle } from '../sim';
+import { setSimPacing } from '../sim/controlClient';
 import type { IbflowConfig } from '../src/config/schema';
 import { FileSecretStore } from '../src/secrets/fileSecretStore';
 import { secretFilePath } from '../src/secrets/secretResolver';
@@ -18,6 +19,13 @@ import { canaryActivationCode, canaryPassword, type Canary } from './canary';
 /** Instruments of the simulator's built-in list; one ladder per account (activities/streamDepth.ts). */
 const CONIDS = [265598, 8314, 272093, 76792991, 756733, 4391];
 
+/**
+ * IBKR's penalty box lasts 15 minutes; in the soak both the simulators' box and ibflow's assumption
+ * (`session.penaltyBoxMs`, used for a 429 without Retry-After) are 60 s, so a box a noisy co-tenant
+ * earns is seen to end by itself within a fault.
+ */
+export const SOAK_PENALTY_BOX_MS = 60_000;
+
 export interface SoakConnection {
   id: string;
   mode: 'paper' | 'live';
@@ -26,6 +34,8 @@ export interface SoakConnection {
   pod: string;
   conid: number;
   gatewayPort: number;
+  /** The pod's pacing-safe port for the user's own programs (the noisy co-tenant uses it too). */
+  appPort: number;
   usersFile: string;
 }
 
@@ -73,6 +83,16 @@ export async function startSoakStack(opts: SoakStackOptions): Promise<SoakStack>
   const ports = await freeStackPorts();
 
   const connections: SoakConnection[] = [];
+  const taken = new Set<number>();
+  // Two asks in a row may get the same port back; every gateway and app port must differ.
+  const distinctPort = async (): Promise<number> => {
+    for (;;) {
+      const p = await freePort();
+      if (taken.has(p)) continue;
+      taken.add(p);
+      return p;
+    }
+  };
   for (let i = 0; i < opts.pods; i++) {
     const mode = i % 2 === 0 ? 'paper' : 'live';
     const pod = `pod-${String.fromCharCode(97 + i)}`;
@@ -83,7 +103,8 @@ export async function startSoakStack(opts: SoakStackOptions): Promise<SoakStack>
       account: mode === 'paper' ? `DU90000${i + 1}` : `U90000${i + 1}`,
       pod,
       conid: CONIDS[i % CONIDS.length],
-      gatewayPort: await freePort(),
+      gatewayPort: await distinctPort(),
+      appPort: await distinctPort(),
       usersFile: join(stateDir, 'sim', `${pod}-users.json`),
     });
   }
@@ -110,7 +131,7 @@ export async function startSoakStack(opts: SoakStackOptions): Promise<SoakStack>
     temporal: { address: `127.0.0.1:${ports.temporal}`, namespace: 'default' },
     clickhouse: { url: `http://127.0.0.1:${ports.clickhouseHttp}`, database: 'ibflow' },
     browser: { loginTimeoutMs: 30_000 },
-    session: { keepaliveIntervalMs: 10_000, competingCooldownMs: 5_000, maxFailedLoginsPerDay: 3, maintenance: { daily: [], weekly: [] } },
+    session: { keepaliveIntervalMs: 10_000, competingCooldownMs: 5_000, maxFailedLoginsPerDay: 3, penaltyBoxMs: SOAK_PENALTY_BOX_MS, maintenance: { daily: [], weekly: [] } },
     connections: connections.map((c) => simulatedConnectionConfig(c)),
   };
   writeFileSync(configPath, `# Written by the soak (soak/). Secrets are canaries in secrets.json.\n${toYaml(rawConfig)}`);
@@ -134,6 +155,8 @@ export async function startSoakStack(opts: SoakStackOptions): Promise<SoakStack>
     },
   });
   started = true;
+  // Before any workflow runs: the simulators' box as short as ibflow expects it (the pacing mode stays lenient).
+  for (const sim of stack.sims.values()) await setSimPacing(sim, { penaltyMs: SOAK_PENALTY_BOX_MS });
 
   return {
     stateDir,

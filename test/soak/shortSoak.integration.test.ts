@@ -8,7 +8,7 @@ import { formatReport, runSoak } from '../../soak/runSoak';
 
 jest.setTimeout(600_000);
 
-test('every fault type once: no loss, no unmarked gap, no budget breach, no leaked secret', async () => {
+test('every fault type once: no loss, no unmarked gap, no budget breach, no leaked secret; a 429 and noisy co-tenants cost no outage', async () => {
   // A pinned default keeps CI repeatable; `npm run soak` explores random seeds.
   const seed = Number(process.env.IBFLOW_SOAK_SEED ?? 42);
   const lines: string[] = [];
@@ -26,6 +26,13 @@ test('every fault type once: no loss, no unmarked gap, no budget breach, no leak
   for (const [kind, n] of Object.entries(report.faultCounts)) expect([kind, n > 0]).toEqual([kind, true]);
   expect(report.failures).toEqual([]);
   expect(report.depth.every((a) => a.stored > 0)).toBe(true);
+  // A 429 is not an outage, and neither is a co-tenant boxing the address (strict gateway) or flooding the app port.
+  const noOutage = report.faults.filter((f) => f.kind === 'http-429' || f.kind === 'noisy-co-tenant');
+  expect(noOutage.map((f) => f.detail.match(/^429|\((direct-pair-strict|app-port)/)?.[0]).sort()).toEqual(['(app-port', '(direct-pair-strict', '429']);
+  for (const f of noOutage) expect([f.detail, f.check?.ok]).toEqual([f.detail, true]);
+  expect(report.pacing.coTenantBoxes).toBeGreaterThanOrEqual(1); // the strict gateway did box the pod: the audit saw a box end
+  expect(report.pacing.unintendedBoxes).toEqual([]);
+  expect(report.rateLimitedOutages).toEqual([]);
   expect(report.leaks.histories).toBeGreaterThan(0);
   expect(report.leaks.files).toBeGreaterThan(0);
   rmSync(report.stateDir, { recursive: true, force: true }); // kept only when the soak failed
