@@ -3,8 +3,10 @@ import { z } from 'zod';
 /** Hosts for which `verifyTls: false` is acceptable: the gateway's self-signed certificate on loopback. */
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1', '[::1]'] as const;
 
-/** Where the pod serves its pacing-safe app port unless `gateway.appPort` says otherwise (next to the gateway's 5000). */
-export const DEFAULT_APP_PORT = 5001;
+/** The pod's app port unless `gateway.appPort` says otherwise: next to the gateway's (5000 → 5001). */
+export function defaultAppPort(gatewayUrl: string): number {
+  return URL.canParse(gatewayUrl) ? gatewayPort(gatewayUrl) + 1 : 5001;
+}
 
 /** `gcp:projects/<project>/secrets/<secret>` with an optional `/versions/<n|latest>`. */
 export const GCP_SECRET_REF = /^gcp:projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/secrets\/[A-Za-z0-9_-]{1,255}(\/versions\/(latest|[1-9][0-9]*))?$/;
@@ -89,14 +91,15 @@ export const ConnectionSchema = z
         verifyTls: z.boolean({ error: 'must be true or false' }).default(true).describe('false only for the self-signed gateway on loopback.'),
         appPort: z
           .union([z.number().int().min(0).max(65535), z.literal(false)], { error: 'must be a port number 0-65535 (0 = any free port) or false (no app port)' })
-          .default(DEFAULT_APP_PORT)
-          .describe("The pod's pacing-safe port for the user's own programs (HTTPS on loopback, the gateway's own paths); false turns it off."),
+          .optional()
+          .describe("The pod's pacing-safe port for the user's own programs (HTTPS on loopback, the gateway's own paths); default the gateway's port + 1; false turns it off."),
       },
       {
         error: (iss) =>
           iss.code !== 'invalid_type' ? undefined : iss.input === undefined ? 'is required: { url: https://localhost:5000, verifyTls: false }' : 'must be a mapping { url, verifyTls, appPort }',
       },
-    ),
+    )
+    .transform((g) => ({ ...g, appPort: g.appPort ?? defaultAppPort(g.url) })),
     instruments: z.array(InstrumentSchema, { error: 'must be a list such as [{ conid: 265598 }]' }).default([]).describe('Depth subscriptions of this connection.'),
     account: z.string().min(1).optional().describe('Account for depth subscriptions; default: the first account.'),
     competingPolicy: z
@@ -249,6 +252,14 @@ export const IbflowConfigSchema = z
       appPorts.set(gatewayKey, earlier ?? [i, c.gateway.appPort]);
       if (c.gateway.appPort !== false && URL.canParse(c.gateway.url) && gatewayPort(c.gateway.url) === c.gateway.appPort) {
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'gateway', 'appPort'], message: `must differ from the gateway's own port ${c.gateway.appPort}` });
+      }
+    });
+    // Two gateways on one host (5000 and 5001) would otherwise put the first one's app port on the second gateway.
+    cfg.connections.forEach((c, i) => {
+      if (c.gateway.appPort === false || c.gateway.appPort === 0) return;
+      const other = cfg.connections.findIndex((o) => o.pod === c.pod && URL.canParse(o.gateway.url) && gatewayPort(o.gateway.url) === c.gateway.appPort && o.gateway.url !== c.gateway.url);
+      if (other >= 0) {
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'gateway', 'appPort'], message: `${c.gateway.appPort} is the gateway port of connections[${other}]: set gateway.appPort to a free port` });
       }
     });
   });

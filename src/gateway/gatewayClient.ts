@@ -130,8 +130,8 @@ export class GatewayClient {
       return checkStatus(path, res);
     } catch (err) {
       if (err instanceof GatewayError && err.kind === 'rate_limited') {
-        const scope = this.penalty.refused(path, err.retryAfterMs);
-        throw new GatewayError('rate_limited', `${err.message}${scope === 'box' ? ' again: IBKR is refusing this address (penalty box)' : ''}`, 429, this.penalty.blockedForMs(path));
+        const { scope, waitMs } = this.penalty.refused(path, err.retryAfterMs);
+        throw new GatewayError('rate_limited', `${err.message}${scope === 'box' ? ' again: IBKR is refusing this address (penalty box)' : ''}`, 429, waitMs);
       }
       throw err;
     } finally {

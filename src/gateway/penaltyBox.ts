@@ -55,22 +55,23 @@ export class PenaltyBox {
     this.onRefused = opts.onRefused;
   }
 
-  /** The gateway answered 429 to `path` (after ibflow's pacer let it through). Returns the scope it was read as. */
-  refused(path: string, retryAfterMs?: number): 'path' | 'box' {
+  /** The gateway answered 429 to `path` (after ibflow's pacer let it through): how it was read, and how long `path` is now held back. */
+  refused(path: string, retryAfterMs?: number): { scope: 'path' | 'box'; waitMs: number } {
     const now = this.now();
     const key = pathKey(path);
     const escalate = this.boxed !== null || (this.lastRefusalAt !== null && now - this.lastRefusalAt <= this.opts.escalateWithinMs);
     this.lastRefusalAt = now;
     this.onRefused?.(escalate ? 'box' : 'path', key);
     if (!escalate) {
-      this.heldUntil.set(key, now + (retryAfterMs ?? this.opts.pathBackoffMs));
-      return 'path';
+      const waitMs = retryAfterMs ?? this.opts.pathBackoffMs;
+      this.heldUntil.set(key, now + waitMs);
+      return { scope: 'path', waitMs };
     }
     const wait = retryAfterMs ?? (this.boxed ? this.opts.reprobeMs : this.opts.boxMs);
     const since = this.boxed?.since ?? new Date(now).toISOString();
     this.boxed = { since, until: new Date(now + wait).toISOString(), untilMs: now + wait, cause: CO_TENANT_CAUSE, path: key };
     this.emit();
-    return 'box';
+    return { scope: 'box', waitMs: wait };
   }
 
   /** The gateway answered `path` with anything but a 429: requests are served again. */

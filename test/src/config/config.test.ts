@@ -175,8 +175,15 @@ describe('parseConfig', () => {
     expect(err.message).toContain('duplicate connection id "dup"');
   });
 
-  test('the app port: 5001 by default, false turns it off; one gateway has one app port, never its own', () => {
+  test("the app port: the gateway's port + 1 by default, false turns it off; one gateway has one app port, never a gateway's", () => {
     expect(parseConfig({ stateDir: '/s', connections: [paperConnection()] }).connections[0].gateway.appPort).toBe(5001);
+    expect(parseConfig({ stateDir: '/s', connections: [paperConnection({ gateway: { url: 'https://localhost:5001' } })] }).connections[0].gateway.appPort).toBe(5002);
+    const clash = configError({
+      stateDir: '/s',
+      connections: [paperConnection({ id: 'a', username: 'u1' }), paperConnection({ id: 'b', username: 'u2', gateway: { url: 'https://localhost:5001', appPort: 5101 } })],
+    });
+    expect(issuePaths(clash)).toEqual(['connections.0.gateway.appPort']);
+    expect(clash.message).toContain('5001 is the gateway port of connections[1]');
     expect(parseConfig({ stateDir: '/s', connections: [paperConnection({ gateway: { url: 'https://localhost:5000', appPort: false } })] }).connections[0].gateway.appPort).toBe(false);
     const two = configError({
       stateDir: '/s',

@@ -14,7 +14,7 @@ function clock(start = Date.parse('2026-12-02T10:00:00Z')) {
 test('one refusal holds back only its path, for its Retry-After or 2 s', () => {
   const c = clock();
   const box = new PenaltyBox({ now: c.now });
-  expect(box.refused('/v1/api/tickle')).toBe('path');
+  expect(box.refused('/v1/api/tickle')).toEqual({ scope: 'path', waitMs: PENALTY_DEFAULTS.pathBackoffMs });
   expect(box.blockedForMs('/v1/api/tickle')).toBe(PENALTY_DEFAULTS.pathBackoffMs);
   expect(box.blockedForMs('/v1/portal/tickle?x=1')).toBe(PENALTY_DEFAULTS.pathBackoffMs); // the same path to IBKR
   expect(box.blockedForMs('/v1/api/iserver/auth/status')).toBe(0);
@@ -34,7 +34,7 @@ test('a second refusal soon after boxes the address: every path waits 15 minutes
   box.subscribe((p) => heard.push(p));
   box.refused('/v1/api/tickle');
   c.advance(2_500);
-  expect(box.refused('/v1/api/iserver/auth/status')).toBe('box');
+  expect(box.refused('/v1/api/iserver/auth/status')).toEqual({ scope: 'box', waitMs: 15 * 60_000 });
   expect(box.penalty).toEqual({ since: '2026-12-02T10:00:02.500Z', until: '2026-12-02T10:15:02.500Z', cause: CO_TENANT_CAUSE, path: '/iserver/auth/status' });
   expect(box.blockedForMs('/v1/api/iserver/accounts')).toBe(15 * 60_000);
   c.advance(15 * 60_000);
@@ -50,7 +50,7 @@ test('refusals far apart are each their own, never a box', () => {
   const c = clock();
   const box = new PenaltyBox({ now: c.now });
   for (let i = 0; i < 5; i++) {
-    expect(box.refused('/v1/api/tickle')).toBe('path');
+    expect(box.refused('/v1/api/tickle').scope).toBe('path');
     c.advance(PENALTY_DEFAULTS.escalateWithinMs + 1);
   }
   expect(box.penalty).toBeNull();
@@ -63,7 +63,7 @@ test('an answer between two refusals starts the count again', () => {
   c.advance(3_000);
   box.answered('/v1/api/tickle');
   c.advance(1_000);
-  expect(box.refused('/v1/api/tickle')).toBe('path');
+  expect(box.refused('/v1/api/tickle').scope).toBe('path');
 });
 
 test('a probe refused after the expected end waits the re-probe time (or its Retry-After), keeping the box\'s start', () => {
@@ -75,7 +75,7 @@ test('a probe refused after the expected end waits the re-probe time (or its Ret
   box.refused('/v1/api/tickle', undefined);
   const since = box.penalty!.since;
   c.advance(60_000);
-  expect(box.refused('/v1/api/tickle')).toBe('box');
+  expect(box.refused('/v1/api/tickle')).toEqual({ scope: 'box', waitMs: 30_000 });
   expect(box.blockedForMs('/v1/api/tickle')).toBe(30_000);
   expect(box.penalty!.since).toBe(since);
   c.advance(30_000);
