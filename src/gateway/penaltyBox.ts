@@ -94,8 +94,8 @@ export class PenaltyBox {
   /** The address's penalty box, while ibflow believes it is in one (also after its expected end, until a probe passes). */
   get penalty(): PacingPenalty | null {
     if (!this.boxed) return null;
-    const { untilMs: _untilMs, ...penalty } = this.boxed;
-    return penalty;
+    const { since, until, cause, path } = this.boxed;
+    return { since, until, cause, path };
   }
 
   /** Called with the penalty when a box starts or is extended, and with null when it ends. */
