@@ -71,6 +71,24 @@ test('an ended SSO session (401) ends it with sso_gone', async () => {
   expect(await run).toEqual({ reason: 'sso_gone', lastTickleAt: expect.any(String) });
 });
 
+test('a gateway that answers a tickle without a session with 200 {"error":"no session"} ends it with sso_gone too', async () => {
+  const variant = await startTestSim({ authDelayMs: 0, tickleWithoutSession: 'no-session-200' });
+  const client = simGateway(variant);
+  try {
+    await loginViaHttp(variant, PAPER_USER);
+    await eventually(async () => (await client.authStatus()).authenticated, 3000, 'brokerage session');
+    const { env, heartbeats } = recordingEnvironment();
+    const run = runIn(env, createKeepAlive(podDeps(client)), 'paper-1', { intervalMs: INTERVAL_MS });
+    await eventually(() => heartbeats.length >= 2, 5000, 'tickles');
+    expect((await control.drop(variant, PAPER_USER.username, 'expire')).status).toBe(200);
+    expect(await run).toEqual({ reason: 'sso_gone', lastTickleAt: expect.any(String) });
+    expect(client.knowledge.sessionId).toBeNull(); // nothing stale is kept for the websocket or the app port
+  } finally {
+    client.close();
+    await variant.stop();
+  }
+});
+
 test('a gateway restart loses the session: unreachable while down (retryable), sso_gone once back', async () => {
   const { run } = await startKeepAlive();
   const { port, stateDir } = sim;
