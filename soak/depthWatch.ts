@@ -3,6 +3,7 @@
  * subscriptions), and how long was the longest stretch without a stored depth row (ClickHouse,
  * by receive time) over a window. The end-of-run audit is depthAudit.ts.
  */
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { SimStatsSnapshot } from '../sim';
 import { simControl } from '../sim/controlClient';
 import { qualifiedName, quoteString } from '../src/clickhouse/sql';
@@ -31,6 +32,23 @@ export async function depthFlowing(stack: SoakStack, c: SoakConnection, timeoutM
   return false;
 }
 
+/** A client of its own that keeps quiet: these reads poll through ClickHouse restarts, and the stack's client logs every refused connection. */
+const quietClients = new WeakMap<SoakStack, ClickHouseClient>();
+function quietClient(stack: SoakStack): ClickHouseClient {
+  let client = quietClients.get(stack);
+  if (!client) {
+    client = createClient({ url: stack.config.clickhouse.url, log: { level: ClickHouseLogLevel.OFF } });
+    quietClients.set(stack, client);
+  }
+  return client;
+}
+
+/** Closes the quiet client of `stack`, if one was made. */
+export async function closeDepthWatch(stack: SoakStack): Promise<void> {
+  await quietClients.get(stack)?.close();
+  quietClients.delete(stack);
+}
+
 /**
  * The longest stretch of [fromMs, toMs] without a depth row of the connection, by the time the pod
  * received it. Waits (up to `waitMs`) until rows received after `toMs` are stored, so the sink has
@@ -39,7 +57,8 @@ export async function depthFlowing(stack: SoakStack, c: SoakConnection, timeoutM
 export async function longestDepthSilenceMs(stack: SoakStack, c: SoakConnection, fromMs: number, toMs: number, waitMs: number): Promise<number | null> {
   const table = qualifiedName(stack.config.clickhouse.database, 'depth');
   const rowsOf = `connection = ${quoteString(c.id)} AND kind != 'gap'`;
-  const query = async <T>(q: string): Promise<T[]> => (await stack.clickhouse.query({ query: q, format: 'JSONEachRow' })).json<T>();
+  const clickhouse = quietClient(stack);
+  const query = async <T>(q: string): Promise<T[]> => (await clickhouse.query({ query: q, format: 'JSONEachRow' })).json<T>();
   const deadline = Date.now() + waitMs;
   for (;;) {
     const after = await query<{ n: string }>(`SELECT count() AS n FROM ${table} WHERE ${rowsOf} AND received_ns > ${toMs}000000`).catch(() => null);

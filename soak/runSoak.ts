@@ -7,7 +7,7 @@ import type { SimStatsSnapshot } from '../sim';
 import { qualifiedName, quoteString } from '../src/clickhouse/sql';
 import { needlesOf, scanBuffer, scanDir, scanObject, type LeakHit } from './canary';
 import { auditConnection, auditFailures, type DepthAudit, type StreamStat } from './depthAudit';
-import { depthFlowing, subscriptionsOf } from './depthWatch';
+import { closeDepthWatch, depthFlowing, subscriptionsOf } from './depthWatch';
 import { coTenantPacing, FAULT_KINDS, humanReclaims, injectFault, rateLimitedOutages, sessionStatus, simControl, waitUsable, type FaultContext, type FaultKind, type FaultOptions, type Outage } from './faults';
 import { seededRng } from './rng';
 import { sleep, startSoakStack, type SoakConnection, type SoakStack } from './soakStack';
@@ -191,6 +191,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
     const podWorkerRestarts = stack.podWorkerRestarts();
     log(`  histories and tables scanned (${phase()}); stopping the stack`);
+    await closeDepthWatch(stack);
     await stack.stop();
     log(`  stack stopped (${phase()}); scanning the state dir`);
     // Then every file in the state dir (logs, evidence, Temporal's SQLite, ClickHouse parts), except
@@ -223,7 +224,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     writeFileSync(join(stateDir, 'soak-report.json'), JSON.stringify(report, null, 2));
     return report;
   } finally {
-    if (!report) await stack.stop().catch(() => undefined);
+    if (!report) {
+      await closeDepthWatch(stack).catch(() => undefined);
+      await stack.stop().catch(() => undefined);
+    }
   }
 }
 
