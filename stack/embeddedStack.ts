@@ -9,6 +9,8 @@ export interface EmbeddedStackOptions {
   clickhouseHttpPort: number;
   clickhouseTcpPort: number;
   gatewayPortBase: number;
+  /** First pod's app port (one per pod); default gatewayPortBase + 100. */
+  appPortBase?: number;
   progress: (line: string) => void;
 }
 
@@ -29,7 +31,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
   const stack = await startStack({
     stateDir: opts.stateDir,
     ports: { temporal: opts.temporalPort, temporalUi: opts.temporalUiPort, clickhouseHttp: opts.clickhouseHttpPort, clickhouseTcp: opts.clickhouseTcpPort },
-    config: { kind: 'demo', gatewayPortBase: opts.gatewayPortBase },
+    config: { kind: 'demo', gatewayPortBase: opts.gatewayPortBase, appPorts: opts.appPortBase === undefined ? undefined : [opts.appPortBase, opts.appPortBase + 1] },
     workers: 'child-processes',
     simulators: 'child-processes',
     restart: { services: 'all' },

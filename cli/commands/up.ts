@@ -12,6 +12,7 @@ interface UpFlags {
   clickhousePort: number;
   clickhouseTcpPort: number;
   gatewayPort: number;
+  appPort?: number;
   readyTimeout: number;
 }
 
@@ -26,6 +27,7 @@ export function registerUpCommand(program: Command): void {
     .option('--clickhouse-port <port>', 'ClickHouse HTTP port', (v) => parsePort(v, '--clickhouse-port'), 8123)
     .option('--clickhouse-tcp-port <port>', 'ClickHouse native port', (v) => parsePort(v, '--clickhouse-tcp-port'), 9000)
     .option('--gateway-port <port>', 'first simulated gateway port (one per pod)', (v) => parsePort(v, '--gateway-port'), 5000)
+    .option('--app-port <port>', "first pod's app port for your own programs (one per pod; default gateway port + 100)", (v) => parsePort(v, '--app-port'))
     .option('--ready-timeout <seconds>', 'how long to wait for usable sessions and depth rows', (v) => Number(v), 120)
     .addHelpText('after', '\nExample:\n  npm run up                      # same as: npx ibflow up\n  npx ibflow up --state-dir /tmp/ibflow-demo --temporal-port 17233\n')
     .action(async (flags: UpFlags) => {
@@ -59,6 +61,7 @@ async function runUp(flags: UpFlags): Promise<void> {
     clickhouseHttpPort: flags.clickhousePort,
     clickhouseTcpPort: flags.clickhouseTcpPort,
     gatewayPortBase: flags.gatewayPort,
+    appPortBase: flags.appPort,
     progress: say,
   });
   if (stopping) return;

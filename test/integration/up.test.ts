@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { sessionWorkflowId } from '../../src/contract/ids';
+import { request as httpsRequest } from 'node:https';
 import { freePort } from '../../src/util/freePort';
+import { waitFor } from '../../src/util/waitFor';
 
 jest.setTimeout(420_000);
 
@@ -21,6 +23,20 @@ interface Ports {
   chHttp: number;
   chTcp: number;
   gateway: number;
+  app: number;
+}
+
+/** A program on the pod calling the app port, which has a self-signed certificate on loopback. */
+function insecurePost(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePost, reject) => {
+    const req = httpsRequest(url, { method: 'POST', rejectUnauthorized: false, headers: { 'Content-Length': '0' } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolvePost({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 async function twoConsecutiveFreePorts(): Promise<number> {
@@ -52,6 +68,7 @@ function startUp(stateDir: string, ports: Ports): { child: ChildProcess; output:
       '--clickhouse-port', String(ports.chHttp),
       '--clickhouse-tcp-port', String(ports.chTcp),
       '--gateway-port', String(ports.gateway),
+      '--app-port', String(ports.app),
     ],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -98,6 +115,7 @@ test('npm run up reaches streaming, stops cleanly on Ctrl-C and resumes the same
     chHttp: await freePort(),
     chTcp: await freePort(),
     gateway: await twoConsecutiveFreePorts(),
+    app: await twoConsecutiveFreePorts(),
   };
   const started: ChildProcess[] = [];
   try {
@@ -109,6 +127,14 @@ test('npm run up reaches streaming, stops cleanly on Ctrl-C and resumes the same
     expect(text).toContain(`http://127.0.0.1:${ports.ui}/namespaces/default/workflows`);
     expect(text).toContain(`http://127.0.0.1:${ports.chHttp}`);
     expect(text).toMatch(/SELECT .* FROM ibflow\.depth/);
+    // The app port of each pod: a program's tickle is answered there, by ibflow, from the live session.
+    expect(text).toContain(`App port pod-a   https://127.0.0.1:${ports.app}/v1/api`);
+    expect(text).toContain(`App port pod-b   https://127.0.0.1:${ports.app + 1}/v1/api`);
+    const tickle = await waitFor('a tickle through the app port', async () => {
+      const r = await insecurePost(`https://127.0.0.1:${ports.app}/v1/api/tickle`).catch(() => null);
+      return r && r.status === 200 ? r : null;
+    }, 30_000);
+    expect(JSON.parse(tickle.body)).toMatchObject({ iserver: { authStatus: { authenticated: true } } });
     const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
     expect(ui.status).toBe(200);
 
@@ -121,7 +147,7 @@ test('npm run up reaches streaming, stops cleanly on Ctrl-C and resumes the same
     process.kill(-first.child.pid!, 'SIGINT');
     expect(await first.exited).toBe(0);
     expect(first.output()).toContain('ibflow: stopped');
-    for (const port of [ports.temporal, ports.ui, ports.chHttp, ports.gateway, ports.gateway + 1]) {
+    for (const port of [ports.temporal, ports.ui, ports.chHttp, ports.gateway, ports.gateway + 1, ports.app, ports.app + 1]) {
       expect(await portClosed(port)).toBe(true);
     }
 
