@@ -19,7 +19,7 @@ jest.setTimeout(300_000);
 
 const paper = DEMO_CONNECTIONS[0];
 /** Short boxes on both sides (IBKR's is 15 minutes), so that a box's end is seen. */
-const BOX_MS = 25_000;
+const BOX_MS = 15_000;
 let stack: TestStack;
 
 const sim = () => stack.sims.get(paper.pod)!;
