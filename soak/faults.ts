@@ -66,6 +66,19 @@ async function signal(stack: SoakStack, c: SoakConnection, which: 'pause' | 'res
   await signalPaused(stack.client(), c.username, which === 'pause');
 }
 
+/**
+ * The operator's "go on", sent again until the session leaves manual_action_required: a signal sent
+ * just as the Temporal server restarts can fail, and a person would look and try again.
+ */
+async function resumeUntilHeard(stack: SoakStack, c: SoakConnection, timeoutMs = 120_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await signal(stack, c, 'resume').catch(() => undefined);
+    if (await waitState(stack, c, (s) => s.state !== 'manual_action_required', 10_000)) return true;
+  }
+  return false;
+}
+
 /** A session that stopped fighting logins elsewhere waits for a human: the soak's operator says "take it back". */
 export const humanReclaims: { connection: string; atMs: number }[] = [];
 
@@ -193,15 +206,16 @@ async function injectOne(ctx: FaultContext, kind: FaultKind, c: SoakConnection, 
       }
       // Permanent for the workflow: it must stop and ask a human after this one failure.
       const manual = await waitState(stack, c, (s) => s.state === 'manual_action_required', 120_000);
+      let heard = false;
       if (manual) {
         await sleep(rng.int(2_000, 5_000)); // nobody retries meanwhile; the budget check counts attempts
-        await signal(stack, c, 'resume'); // the human: "the password is fine, go on"
+        heard = await resumeUntilHeard(stack, c); // the human: "the password is fine, go on"
       } else {
         await simControl(sim, 'DELETE', '/sim/control/faults').catch(() => undefined);
       }
       return outage(`next login of ${c.id} fails (${faultKind}); operator resumed`, [c.id], 90_000, {
         expected: `${faultKind}: one failed attempt, then manual_action_required until resumed`,
-        ok: manual !== null,
+        ok: manual !== null && heard,
       });
     }
     case 'http-5xx': {
