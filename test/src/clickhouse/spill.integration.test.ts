@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../../../src/util/waitFor';
 import type { DepthRow } from '../../../src/book/depthRow';
 import { DepthSink } from '../../../src/clickhouse/depthSink';
 import { migrate } from '../../../src/clickhouse/migrations';
@@ -74,7 +75,8 @@ test('a new sink (after a crash) replays segments left on disk, oldest first; no
   writeFileSync(join(dir, 'seg-0000000000000099.rb.tmp'), 'half-written'); // a crash mid-write
   const sink = new DepthSink({ client: ch.client, database: db, spill: { dir, maxBytes: 64 << 20 } });
   await sink.flush();
-  await new Promise((r) => setTimeout(r, 200));
+  // The replay runs in the background: wait for what it should have written (not a fixed pause).
+  await waitFor('the three segments replayed', async () => ((await counts(db)).frames === 30 && readdirSync(dir).length === 0 ? true : null), 30_000, 100);
   await sink.close();
   expect(await counts(db)).toMatchObject({ final: 150, frames: 30 });
   expect(readdirSync(dir)).toEqual([]);
@@ -84,7 +86,7 @@ test('a new sink (after a crash) replays segments left on disk, oldest first; no
   w.write(rows('b', 1, 10));
   again.append({ id: 1, rows: w.rows, bytes: w.finish(), firstNs: 1n, lastNs: 2n });
   const sink2 = new DepthSink({ client: ch.client, database: db, spill: { dir, maxBytes: 64 << 20 } });
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor('the segment replayed again', async () => (readdirSync(dir).length === 0 ? true : null), 30_000, 100);
   await sink2.close();
   await ch.client.command({ query: `OPTIMIZE TABLE ${db}.depth FINAL` });
   expect(await counts(db)).toEqual({ raw: 150, final: 150, frames: 30 });
