@@ -263,16 +263,17 @@ describe('app port forwarding', () => {
   });
 
   test('a client gone while the gateway is answering: finished exactly once', async () => {
-    await http(rig.sim.controlUrl, 'POST', '/sim/control/faults', { body: { path: '/v1/api/portfolio/accounts', latencyMs: 400, count: 1 } });
+    // A path without a pacing rule of its own: an earlier test's request cannot hold it back.
+    await http(rig.sim.controlUrl, 'POST', '/sim/control/faults', { body: { path: '/v1/api/one/user', latencyMs: 2_000, count: 1 } });
     const finished = rig.gateway.finishedPaths.length;
-    const req = httpsRequest(new URL('/v1/api/portfolio/accounts', rig.port.url), { rejectUnauthorized: false, agent: false });
+    const req = httpsRequest(new URL('/v1/api/one/user', rig.port.url), { rejectUnauthorized: false, agent: false });
     req.on('error', () => undefined);
     req.end();
-    await eventually(() => rig.gateway.granted.at(-1) === '/v1/api/portfolio/accounts' && rig.gateway.finishedPaths.length === finished, 5000, 'the request to be forwarded');
+    await eventually(() => rig.gateway.granted.at(-1) === '/v1/api/one/user' && rig.gateway.finishedPaths.length === finished, 15_000, 'the request to be forwarded');
     req.destroy();
     await eventually(() => rig.gateway.finishedPaths.length === finished + 1, 5000, 'finished');
     // The gateway's late answer (if the request reached it before the client left) must not count the slot a second time.
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise((r) => setTimeout(r, 2_300));
     await http(rig.sim.controlUrl, 'DELETE', '/sim/control/faults');
     await http(rig.port.url, 'GET', '/v1/api/iserver/accounts');
     expect(rig.gateway.finishedPaths.length).toBe(finished + 2);
