@@ -20,6 +20,18 @@ export interface ScratchStackOptions {
  * restarted behind the caller's back. stop() removes the state dir.
  */
 export async function startScratchStack(opts: ScratchStackOptions = {}): Promise<ScratchStack> {
+  // Ports are picked free, then bound a moment later by their servers: another process on the
+  // machine (a parallel test) can take one in between. That costs a fresh attempt, not a failure.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startScratchStackOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String((err as Error)?.message ?? err))) throw err;
+    }
+  }
+}
+
+async function startScratchStackOnce(opts: ScratchStackOptions): Promise<ScratchStack> {
   const stateDir = mkdtempSync(join(tmpdir(), 'ibflow-test-'));
   try {
     const [ports, gw1, gw2, app1, app2] = await Promise.all([freeStackPorts(), freePort(), freePort(), freePort(), freePort()]);
