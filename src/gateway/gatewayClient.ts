@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { GatewayError } from './gatewayError';
 import { GatewayPacer } from './gatewayPacer';
-import { PenaltyBox } from './penaltyBox';
+import { PenaltyBox, retryAfterMs } from './penaltyBox';
 import { SessionKnowledge } from './sessionKnowledge';
 
 export interface AuthStatus {
@@ -184,9 +184,7 @@ function checkStatus(path: string, res: RawResponse): RawResponse {
 
 /** A 429, with its Retry-After when the gateway sent one (how long is then the penalty box's to say). */
 function rateLimited(path: string, res: RawResponse): GatewayError {
-  const retryAfterS = Number(res.headers['retry-after']);
-  const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : undefined;
-  return new GatewayError('rate_limited', `${path}: rate limited (429)`, 429, retryAfterMs);
+  return new GatewayError('rate_limited', `${path}: rate limited (429)`, 429, retryAfterMs(res.headers));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

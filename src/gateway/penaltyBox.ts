@@ -11,6 +11,7 @@
  * The websocket is not paced, so the session is kept alive and depth keeps streaming meanwhile.
  * Pure state on an injected clock; the gateway client and the app port feed it.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { PacingPenalty } from '../contract/sessionStatus';
 
 export interface PenaltyBoxOptions {
@@ -108,6 +109,12 @@ export class PenaltyBox {
     const p = this.penalty;
     for (const l of this.listeners) l(p);
   }
+}
+
+/** A 429's `Retry-After` in milliseconds (whole seconds only); undefined when absent or unusable. */
+export function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
+  const seconds = Number(headers['retry-after']);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
 
 /** `/v1/api/tickle?x` and `/v1/portal/tickle` are one path to IBKR's pacing. */

@@ -11,7 +11,7 @@ import type { SessionStatus } from '../contract/sessionStatus';
 import { recordPenalty, recordRefusal } from '../metrics/pacingMetrics';
 import { GatewayClient } from './gatewayClient';
 import { GatewayPacer } from './gatewayPacer';
-import { PenaltyBox } from './penaltyBox';
+import { PenaltyBox, retryAfterMs } from './penaltyBox';
 import { SessionKnowledge } from './sessionKnowledge';
 
 export interface PodGatewayOptions {
@@ -84,8 +84,7 @@ export class PodGateway implements AppPortGateway {
       this.client.penalty.answered(path);
       return;
     }
-    const retryAfterS = Number(headers['retry-after']);
-    this.client.penalty.refused(path, Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : undefined);
+    this.client.penalty.refused(path, retryAfterMs(headers));
   }
 
   freshTickle(maxAgeMs: number): FreshAnswer | null {
