@@ -108,8 +108,9 @@ export function verdictOnKeepaliveEnded(reason: KeepaliveEnded['reason']): Keepa
 }
 
 export function verdictOnSessionLost(lost: string): KeepaliveVerdict {
-  const why = `the depth stream saw the session drop (${lost})`;
-  return lost.includes('competing') ? { kind: 'competing', why } : { kind: 'reconnect', why };
+  // A competing loss reads the same whichever of the keepalive and the depth stream saw it first.
+  if (lost.includes('competing')) return { kind: 'competing', why: `${KEEPALIVE_ENDED_WHY.competing} (seen by the depth stream)` };
+  return { kind: 'reconnect', why: `the depth stream saw the session drop (${lost})` };
 }
 
 // ---- ssodh/init ----

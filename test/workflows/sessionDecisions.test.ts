@@ -145,7 +145,10 @@ describe('what a finished keepalive means', () => {
   });
   test("the depth stream's sessionLost: competing when its reason says so", () => {
     expect(verdictOnSessionLost('sts: not authenticated')).toEqual({ kind: 'reconnect', why: 'the depth stream saw the session drop (sts: not authenticated)' });
-    expect(verdictOnSessionLost('competing session')).toEqual({ kind: 'competing', why: 'the depth stream saw the session drop (competing session)' });
+    expect(verdictOnSessionLost('competing session')).toEqual({
+      kind: 'competing',
+      why: 'a login elsewhere (TWS, mobile, web or another gateway) took the session (seen by the depth stream)',
+    });
   });
 });
 
