@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { GatewayError } from '../src/gateway/gatewayError';
+import type { GatewayReach } from '../src/gateway/gatewayReach';
 import { FailureType } from '../src/contract/failureTypes';
 
 /**
@@ -21,7 +22,17 @@ export function gatewayFailure(err: unknown): Error {
         details: [{ retryAfterMs: err.retryAfterMs }],
       });
     case 'unavailable':
+      return err.reach ? reachFailure(err.reach, err.message) : ApplicationFailure.create({ type: FailureType.GatewayUnavailable, message: err.message });
     case 'bad_response':
       return ApplicationFailure.create({ type: FailureType.GatewayUnavailable, message: err.message });
   }
+}
+
+/**
+ * A gateway that is not running, or IBKR unreachable behind it: an outage, retried by the workflow
+ * without charging anything to the login budget.
+ */
+export function reachFailure(reach: Exclude<GatewayReach, 'answering'>, message: string): ApplicationFailure {
+  const type = reach === 'not_running' ? FailureType.GatewayNotRunning : reach === 'ibkr_unreachable' ? FailureType.IbkrUnreachable : FailureType.GatewayUnavailable;
+  return ApplicationFailure.create({ type, message });
 }

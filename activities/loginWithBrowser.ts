@@ -5,6 +5,8 @@ import { SecretMissingError, SecretStoreError } from '../src/secrets/secretStore
 import { FailureType } from '../src/contract/failureTypes';
 import { InvalidActivationCodeError, planTotpStep, totpCodeForStep } from '../src/totp/totpCode';
 import { metrics, recordLoginFailure } from '../src/metrics/metrics';
+import { describeReach, probeGatewayReach } from '../src/gateway/gatewayReach';
+import { reachFailure } from './activityFailure';
 import { browserLoginFailure } from './browserLoginFailure';
 import type { PodDependencies } from './podDependencies';
 
@@ -12,6 +14,9 @@ export interface BrowserLoginResult {
   /** The TOTP step used (not secret), so the workflow never lets a code be replayed in its step. */
   totpStep: number | null;
 }
+
+/** How long the login page may take to start answering before it counts as unreachable. */
+const PREFLIGHT_TIMEOUT_MS = 10_000;
 
 /**
  * Logs in through the gateway's HTML page with Playwright. Secrets are resolved here, from the
@@ -50,7 +55,18 @@ export function createLoginWithBrowser(deps: PodDependencies) {
     let totpStep: number | null = null;
     let typedCode = '';
     const heartbeat = setInterval(() => ctx.heartbeat(), 5_000);
+    /** Null while the gateway and IBKR behind it answer; else the outage, as the failure to throw. */
+    const outage = async (what: string): Promise<ApplicationFailure | null> => {
+      const { reach } = await probeGatewayReach(connection.gateway.url, { verifyTls: connection.gateway.verifyTls, timeoutMs: PREFLIGHT_TIMEOUT_MS });
+      return reach === 'answering' ? null : reachFailure(reach, `${what}: ${describeReach(reach, new URL(connection.gateway.url).origin)}`);
+    };
     try {
+      // A login page that cannot load is an outage, not a failed login: no browser, nothing charged.
+      const before = await outage('browser login not started');
+      if (before) {
+        deps.log.warn({ connectionId, type: before.type }, 'browser login not started: the login page cannot load');
+        throw before;
+      }
       await driveLoginPage({
         gatewayUrl: connection.gateway.url,
         verifyTls: connection.gateway.verifyTls,
@@ -85,6 +101,14 @@ export function createLoginWithBrowser(deps: PodDependencies) {
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       if (!(err instanceof BrowserLoginError)) throw err;
+      if (err.kind === 'timeout' || err.kind === 'page_changed') {
+        // The page stopped loading halfway: IBKR (or the gateway) went away during the login.
+        const during = await outage(`browser login interrupted (${err.kind === 'timeout' ? 'it timed out' : 'the page did not load as expected'})`);
+        if (during) {
+          deps.log.warn({ connectionId, kind: err.kind, type: during.type, evidence: err.evidence?.screenshot }, 'browser login interrupted by an outage');
+          throw ApplicationFailure.create({ type: during.type ?? undefined, message: during.message, details: [{ totpStep }] });
+        }
+      }
       deps.log.warn({ connectionId, kind: err.kind, evidence: err.evidence?.screenshot }, 'browser login failed');
       const failure = browserLoginFailure(err, { totpStep, clockSkewMs: () => deps.gateway(connectionId).lastClockSkewMs });
       recordLoginFailure(connectionId, failure.type);

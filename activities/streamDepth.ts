@@ -95,7 +95,12 @@ export function createStreamDepth(deps: PodDependencies) {
       account,
       instruments: streamed,
       settings,
-      socket: (handlers) => new GatewaySocket({ baseUrl: connection.gateway.url, verifyTls: connection.gateway.verifyTls, session }, handlers),
+      socket: (handlers) =>
+        new GatewaySocket(
+          // The heartbeat carries IBKR's clock to the millisecond: the clock-skew reading where no Date header comes.
+          { baseUrl: connection.gateway.url, verifyTls: connection.gateway.verifyTls, session, onServerClock: (ms, at) => gateway.recordServerClock(ms, at) },
+          handlers,
+        ),
       log,
       events: {
         rows(rows) {

@@ -16,6 +16,7 @@ import {
   statusQuery,
   stopSignal,
 } from './messages';
+import { DEFAULT_OUTAGE_REPORT_AFTER_MS, outageAfterFailure, outageNote, outageOverReason } from './outage';
 import { PATCHES } from './patches';
 import { IbflowConnection, IbflowMode, IbflowState } from './searchAttributes';
 import {
@@ -59,6 +60,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   const competingCooldownMs = input.competingCooldownMs ?? 120_000;
   const maintenance = input.maintenance ?? DEFAULT_MAINTENANCE;
   const keepaliveMaxDurationMs = input.keepaliveMaxDurationMs ?? 6 * 60 * 60 * 1000;
+  const outageReportAfterMs = input.outageReportAfterMs ?? DEFAULT_OUTAGE_REPORT_AFTER_MS;
 
   // ---- State and messages ----
   const run = new SessionRun(connectionId, input.carried, new Date().toISOString());
@@ -145,8 +147,24 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   ]);
   wf.upsertMemo({ connectionId, mode: facts.mode, pod: facts.pod });
 
+  /** A row in the session's event log; the session never waits for ClickHouse (a day-long outage loses events). */
+  function recordEvent(previous: SessionState, reason: string): void {
+    void eventLog
+      .recordSessionEvent({ tsMs: Date.now(), connection: connectionId, workflowId: wf.workflowInfo().workflowId, state: status.state, previousState: previous, reason })
+      .catch(() => undefined);
+  }
+
+  /** The gateway and IBKR answer again: an outage that was reported gets its end on record too. */
+  function endOutage(): void {
+    const outage = status.outage ?? null;
+    if (outage === null) return;
+    status.outage = null;
+    if (outage.reportedAt !== null) recordEvent(status.state, outageOverReason(outage, Date.now()));
+  }
+
   /** Every state change: search attribute, event log row, and the depth workflow told of usable ↔ not. */
   function setState(state: SessionState, reason: string, nextAttemptAt: string | null = null): void {
+    if (state !== 'unavailable') endOutage();
     const previous = status.state;
     status.reason = reason;
     status.nextAttemptAt = nextAttemptAt;
@@ -296,17 +314,18 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
 
   /** backOff (unavailable or reconnecting) or waitForHuman, as sessionDecisions decides. */
   async function handleFailure(err: unknown): Promise<void> {
-    const decision = decideAfterFailure(
-      failureOf(err),
-      { failures: status.failures, failedLoginsAtMs: carried.failedLoginsAtMs, nowMs: Date.now(), maxFailedLoginsPerDay },
-      Math.random,
-    );
+    const failure = failureOf(err);
+    const decision = decideAfterFailure(failure, { failures: status.failures, failedLoginsAtMs: carried.failedLoginsAtMs, nowMs: Date.now(), maxFailedLoginsPerDay }, Math.random);
     if (decision.kind === 'waitForHuman') {
       await waitForHuman(decision.reason);
       return;
     }
+    const outage = outageAfterFailure(status.outage ?? null, failure.type, Date.now(), outageReportAfterMs);
+    if (outage.outage === null) endOutage();
+    else status.outage = outage.outage;
     status.failures = decision.failures;
-    setState(decision.state, decision.reason, inMs(decision.delayMs));
+    setState(decision.state, decision.reason + outageNote(outage.outage, Date.now()), inMs(decision.delayMs));
+    if (outage.report !== null) recordEvent(status.state, outage.report);
     await pauseFor(decision.delayMs);
   }
 

@@ -12,6 +12,7 @@ import { backoffDelayMs } from './backoff';
 import type { FailureInfo } from './failureOf';
 import { loginBudgetExhausted, recentFailedLogins } from './loginBudget';
 import { activeMaintenanceWindow, type MaintenanceCalendar } from './maintenance';
+import { OUTAGE_RECHECK_MAX_MS, outageKindOf } from './outage';
 
 // ---- The loop's steps (docs/sessions.md names them the same) ----
 
@@ -175,7 +176,13 @@ export function afterFailedLogin(
 // ---- Failures ----
 
 /** Failures that mean the gateway (or IBKR) is away for now, not that the session needs work. */
-export const UNAVAILABLE_FAILURES: readonly string[] = [FailureType.GatewayUnavailable, FailureType.Timeout, FailureType.RateLimited];
+export const UNAVAILABLE_FAILURES: readonly string[] = [
+  FailureType.GatewayUnavailable,
+  FailureType.GatewayNotRunning,
+  FailureType.IbkrUnreachable,
+  FailureType.Timeout,
+  FailureType.RateLimited,
+];
 
 export type FailureDecision =
   | { kind: 'waitForHuman'; reason: string }
@@ -213,6 +220,8 @@ export function decideAfterFailure(failure: FailureInfo, ctx: FailureContext, ra
     const retryAfterMs = (failure.details[0] as { retryAfterMs?: number } | undefined)?.retryAfterMs;
     if (typeof retryAfterMs === 'number') delayMs = Math.max(delayMs, retryAfterMs);
   }
+  // During an outage a check costs nothing but a wait: look often, so recovery starts soon after it ends.
+  if (outageKindOf(failure.type) !== null) delayMs = Math.min(delayMs, OUTAGE_RECHECK_MAX_MS);
   const state = UNAVAILABLE_FAILURES.includes(failure.type) ? 'unavailable' : 'reconnecting';
   return { kind: 'backOff', state, failures, delayMs, reason };
 }

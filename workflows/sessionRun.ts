@@ -26,6 +26,8 @@ export interface SessionWorkflowInput {
   maintenance?: MaintenanceCalendar;
   /** How long one keepalive activity runs before handing back (it writes no history meanwhile). */
   keepaliveMaxDurationMs?: number;
+  /** An outage (gateway not running, IBKR unreachable) lasting longer is reported as such; default 5 min. */
+  outageReportAfterMs?: number;
   /** Continue as new once the history has this many events, even before Temporal suggests it (default: only when suggested). */
   continueAsNewAfterEvents?: number;
   carried?: CarriedSessionState;

@@ -1,9 +1,8 @@
 import { accessSync, constants as fsConstants } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Command } from 'commander';
 import type { Connection } from '@temporalio/client';
 import { quoteIdentifier } from '../../src/clickhouse/sql';
+import { describeReach, LOCAL_PATH, probeGatewayReach, probeOnce, type ProbeAnswer } from '../../src/gateway/gatewayReach';
 import type { ConnectionConfig, IbflowConfig } from '../../src/config/schema';
 import type { SessionStatus } from '../../src/contract/sessionStatus';
 import { checkActivationCode } from '../../src/secrets/activationCode';
@@ -137,77 +136,77 @@ async function checkClickHouse(config: IbflowConfig): Promise<CheckResult> {
   }
 }
 
-interface Probe {
-  res?: IncomingMessage;
-  error?: NodeJS.ErrnoException;
-  sentAt: number;
-  receivedAt: number;
-}
-
-function probe(url: URL, rejectUnauthorized: boolean): Promise<Probe> {
-  return new Promise((resolve) => {
-    const sentAt = Date.now();
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(url, { method: 'GET', rejectUnauthorized, timeout: TIMEOUT_MS, agent: false }, (res) => {
-      res.resume();
-      resolve({ res, sentAt, receivedAt: Date.now() });
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error, sentAt, receivedAt: Date.now() }));
-    req.end();
-  });
-}
-
 const CERT_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
 
+/**
+ * Is the gateway running, does IBKR answer through it, is its certificate acceptable, and is this
+ * pod's clock right? Asks one of the gateway's own pages (`/`, the login redirect) and one it passes
+ * on to IBKR (the login page) — never /v1/api, so a probe never spends the API's pacing.
+ */
 async function checkGateway(c: ConnectionConfig): Promise<CheckResult[]> {
-  // `/` (the login redirect), not /v1/api: a probe must never spend the keepalive's tickle pacing.
-  const url = new URL('/', c.gateway.url);
   const name = `gateway ${c.id}`;
-  const strict = url.protocol === 'https:' ? await probe(url, true) : null;
-  let reach: Probe;
+  const origin = new URL(c.gateway.url).origin;
+  const https = new URL(c.gateway.url).protocol === 'https:';
+  const strict = https ? await probeOnce(new URL(LOCAL_PATH, c.gateway.url), { verifyTls: true, timeoutMs: TIMEOUT_MS }) : null;
   let tls: CheckResult;
-  if (!strict) {
-    reach = await probe(url, false);
-    tls = { name: `${name} tls`, status: 'warn', detail: 'plain http (listenSsl: false): traffic is not encrypted', fix: 'fine on loopback; use https otherwise' };
-  } else if (!strict.error) {
-    reach = strict;
-    tls = { name: `${name} tls`, status: 'ok', detail: 'certificate trusted' };
-  } else if (strict.error.code && CERT_ERRORS.has(strict.error.code)) {
-    reach = await probe(url, false);
+  if (!strict) tls = { name: `${name} tls`, status: 'warn', detail: 'plain http (listenSsl: false): traffic is not encrypted', fix: 'fine on loopback; use https otherwise' };
+  else if (strict.code === undefined) tls = { name: `${name} tls`, status: 'ok', detail: 'certificate trusted' };
+  else if (CERT_ERRORS.has(strict.code)) {
     tls = c.gateway.verifyTls
-      ? { name: `${name} tls`, status: 'fail', detail: `certificate not trusted (${strict.error.code})`, fix: 'the stock gateway is self-signed: set gateway.verifyTls: false (allowed for localhost/127.0.0.1/::1), or give it a trusted certificate' }
-      : { name: `${name} tls`, status: 'ok', detail: `self-signed certificate (${strict.error.code}) accepted: verifyTls false on loopback` };
-  } else {
-    reach = strict;
-    tls = { name: `${name} tls`, status: 'fail', detail: 'no TLS handshake (gateway unreachable)' };
+      ? { name: `${name} tls`, status: 'fail', detail: `certificate not trusted (${strict.code})`, fix: 'the stock gateway is self-signed (and its certificate expired in 2019): set gateway.verifyTls: false (allowed for localhost/127.0.0.1/::1), or give it a trusted certificate' }
+      : { name: `${name} tls`, status: 'ok', detail: `self-signed certificate (${strict.code}) accepted: verifyTls false on loopback` };
+  } else tls = { name: `${name} tls`, status: 'fail', detail: `no TLS handshake (${strict.code})` };
+
+  // The certificate has had its say above; the reach probes accept it, as ibflow does with verifyTls false.
+  const { reach, local, passedOn } = await probeGatewayReach(c.gateway.url, { verifyTls: false, timeoutMs: TIMEOUT_MS });
+  const startFix = `start the Client Portal Gateway on pod ${c.pod} (bin/run.sh root/conf.yaml) or fix gateway.url; doctor must run on that pod to reach it`;
+  const localMs = local.receivedAtMs - local.sentAtMs;
+  switch (reach) {
+    case 'not_running':
+      return [{ name, status: 'fail', detail: `${describeReach(reach, origin)} (${local.code})`, fix: startFix }, tls];
+    case 'unresponsive':
+      return [{ name, status: 'fail', detail: `${describeReach(reach, origin)}: no answer to / within ${TIMEOUT_MS / 1000} s (${local.code})`, fix: `restart the gateway on pod ${c.pod}; if it happens again, look at its logs (logs/gw.*.log) and memory` }, tls];
+    case 'ibkr_unreachable':
+      return [
+        {
+          name,
+          status: 'fail',
+          detail: `${describeReach(reach, origin)}: its own redirect answered in ${localMs} ms (HTTP ${local.status}), the login page it passes on got no answer within ${TIMEOUT_MS / 1000} s`,
+          fix: "check this pod's internet connection (DNS, firewall, proxy) to IBKR, and IBKR's system status page; ibflow waits it out without logging in or charging the login budget, and recovers by itself",
+        },
+        tls,
+      ];
+    case 'answering':
+      break;
   }
-  if (reach.error || !reach.res) {
-    const code = reach.error?.code ?? 'no answer';
-    return [
-      {
-        name,
-        status: 'fail',
-        detail: `${c.gateway.url}: ${code === 'ECONNREFUSED' ? 'nothing listens there' : firstLine(reach.error)} (${code})`,
-        fix: `start the Client Portal Gateway on pod ${c.pod} (bin/run.sh root/conf.yaml) or fix gateway.url; doctor must run on that pod to reach it`,
-      },
-      tls,
-    ];
-  }
-  const results: CheckResult[] = [{ name, status: 'ok', detail: `${c.gateway.url} answers (HTTP ${reach.res.statusCode})` }, tls];
-  const date = reach.res.headers.date;
-  if (!date || !Number.isFinite(Date.parse(date))) {
-    results.push({ name: `${name} clock`, status: 'warn', detail: 'the gateway sent no Date header; clock skew not checked' });
-  } else {
-    // Date has 1 s resolution: compare with the middle of the round trip and allow that second.
-    const mid = (reach.sentAt + reach.receivedAt) / 2;
-    const skewS = (mid - Date.parse(date)) / 1000;
-    const abs = Math.max(0, Math.abs(skewS) - 1);
-    const detail = `local clock ${skewS >= 0 ? 'ahead of' : 'behind'} the gateway by about ${Math.abs(skewS).toFixed(1)} s`;
-    const fix = 'sync the clock with NTP (timedatectl set-ntp true, or chronyc makestep); authenticator codes are only valid for 30 s';
-    results.push(abs > SKEW_FAIL_S ? { name: `${name} clock`, status: 'fail', detail, fix } : abs > SKEW_WARN_S ? { name: `${name} clock`, status: 'warn', detail, fix } : { name: `${name} clock`, status: 'ok', detail });
-  }
+  const results: CheckResult[] = [
+    { name, status: 'ok', detail: `${c.gateway.url} answers (HTTP ${local.status}); IBKR answers through it (login page HTTP ${passedOn?.status} in ${(passedOn?.receivedAtMs ?? 0) - (passedOn?.sentAtMs ?? 0)} ms)` },
+    tls,
+  ];
+  results.push(clockCheck(name, passedOn!));
   return results;
+}
+
+/**
+ * This pod's clock against IBKR's, from the `Date` header of the login page the gateway passed on
+ * (the gateway's own answers carry none).
+ */
+function clockCheck(name: string, answer: ProbeAnswer): CheckResult {
+  const date = answer.headers?.date;
+  if (!date || !Number.isFinite(Date.parse(date))) {
+    return {
+      name: `${name} clock`,
+      status: 'warn',
+      detail: "no Date header on the gateway's own answers nor on the login page it passed on from IBKR; clock skew not checked here (the session's status shows the skew measured from the websocket heartbeat)",
+    };
+  }
+  // Date has 1 s resolution: compare with the middle of the round trip and allow that second.
+  const mid = (answer.sentAtMs + answer.receivedAtMs) / 2;
+  const skewS = (mid - Date.parse(date)) / 1000;
+  const abs = Math.max(0, Math.abs(skewS) - 1);
+  const detail = `local clock ${skewS >= 0 ? 'ahead of' : 'behind'} IBKR's by about ${Math.abs(skewS).toFixed(1)} s (Date of the login page passed on from IBKR)`;
+  const fix = 'sync the clock with NTP (timedatectl set-ntp true, or chronyc makestep); authenticator codes are only valid for 30 s';
+  return abs > SKEW_FAIL_S ? { name: `${name} clock`, status: 'fail', detail, fix } : abs > SKEW_WARN_S ? { name: `${name} clock`, status: 'warn', detail, fix } : { name: `${name} clock`, status: 'ok', detail };
 }
 
 async function checkChromium(config: IbflowConfig): Promise<CheckResult> {
@@ -281,8 +280,14 @@ export function sessionCheck(connectionId: string, workflow: string, s: SessionS
     };
   }
   switch (s.state) {
-    case 'usable':
-      return { name, status: 'ok', detail: `usable ${since}` };
+    case 'usable': {
+      const skewMs = s.clockSkewMs;
+      if (typeof skewMs !== 'number') return { name, status: 'ok', detail: `usable ${since}` };
+      const skew = `; this pod's clock is ${(Math.abs(skewMs) / 1000).toFixed(1)} s ${skewMs > 0 ? 'behind' : 'ahead of'} IBKR's (as the session last measured it)`;
+      return Math.abs(skewMs) / 1000 > SKEW_FAIL_S
+        ? { name, status: 'warn', detail: `usable ${since}${skew}`, fix: 'sync the clock with NTP; the next login may have its authenticator code rejected' }
+        : { name, status: 'ok', detail: `usable ${since}${skew}` };
+    }
     case 'manual_action_required':
       return { name, status: 'fail', detail: `manual_action_required ${since}: ${s.reason}`, fix: `fix the cause, then: ibflow session relogin ${connectionId}` };
     case 'paused':

@@ -38,6 +38,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; kin
   { env: 'IBFLOW_SESSION_KEEPALIVE_INTERVAL_MS', path: ['session', 'keepaliveIntervalMs'], kind: 'number' },
   { env: 'IBFLOW_SESSION_MAX_FAILED_LOGINS_PER_DAY', path: ['session', 'maxFailedLoginsPerDay'], kind: 'number' },
   { env: 'IBFLOW_SESSION_COMPETING_COOLDOWN_MS', path: ['session', 'competingCooldownMs'], kind: 'number' },
+  { env: 'IBFLOW_SESSION_OUTAGE_REPORT_AFTER_MS', path: ['session', 'outageReportAfterMs'], kind: 'number' },
 ];
 
 function convert(value: string, kind: OverrideKind): unknown {

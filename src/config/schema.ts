@@ -215,6 +215,12 @@ export const IbflowConfigSchema = z
           .min(1000, 'must be at least 1000 (ms); IBKR documents 900000 (15 minutes)')
           .default(15 * 60_000)
           .describe("How long IBKR's penalty box is assumed to last when a 429 carries no Retry-After; REST waits it out (the session is kept alive over the websocket), then one probe."),
+        outageReportAfterMs: z
+          .number()
+          .int()
+          .min(10_000, 'must be at least 10000 (ms)')
+          .default(5 * 60_000)
+          .describe('An outage ibflow cannot fix (the gateway not running, IBKR unreachable through it) lasting longer is reported as such: a session event and the status reason.'),
         maintenance: MaintenanceSchema.optional().describe("IBKR's reset/maintenance windows; default: North America (workflows/maintenance.ts)."),
       })
       .prefault({}),
@@ -273,7 +279,7 @@ function gatewayPort(url: string): number {
 export const KNOWN_FIELDS = [
   'stateDir', 'temporal', 'clickhouse', 'browser', 'session', 'connections', 'address', 'namespace', 'url', 'database', 'username',
   'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs', 'penaltyBoxMs',
-  'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
+  'outageReportAfterMs', 'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
   'cluster', 'insertTarget', 'id', 'mode', 'competingPolicy', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'appPort', 'instruments', 'account', 'conid', 'exchange',
   'depth', 'spillDir', 'spillMaxBytes', 'batchRows', 'batchDelayMs', 'maxBufferedRows', 'maxLaddersPerAccount', 'staleAfterMs',
   'snapshotEveryMs', 'maxFrameBytes', 'moveAfterMs', 'retentionDays',

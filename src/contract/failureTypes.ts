@@ -4,6 +4,10 @@
  */
 export const FailureType = {
   GatewayUnavailable: 'GatewayUnavailable',
+  /** Nothing listens at the gateway's address (connection refused): the gateway is not running. */
+  GatewayNotRunning: 'GatewayNotRunning',
+  /** The gateway answers its own pages, but what it passes on to IBKR gets no answer (internet or IBKR down). */
+  IbkrUnreachable: 'IbkrUnreachable',
   NoBridge: 'NoBridge',
   SessionExpired: 'SessionExpired',
   CompetingSession: 'CompetingSession',

@@ -28,6 +28,21 @@ export interface SessionStatus {
   clockSkewMs?: number | null;
   /** The gateway is refusing this pod's address (IBKR's penalty box) while the session lives on; absent or null when not. */
   pacing?: PacingPenalty | null;
+  /** The gateway is not running, or IBKR cannot be reached through it; absent or null when neither. */
+  outage?: GatewayOutage | null;
+}
+
+/**
+ * An outage ibflow cannot fix: the gateway is not running (connection refused), or it runs but IBKR
+ * does not answer what it passes on (an internet outage on the pod, or IBKR down). No login is
+ * attempted meanwhile and nothing is charged to the login budget; recovery starts when it ends.
+ */
+export interface GatewayOutage {
+  kind: 'gateway_not_running' | 'ibkr_unreachable';
+  /** ISO time the first failed attempt of this outage ended. */
+  since: string;
+  /** ISO time it was reported as lasting beyond `session.outageReportAfterMs`; null before. */
+  reportedAt: string | null;
 }
 
 /**

@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { GatewayError } from './gatewayError';
 import { GatewayPacer } from './gatewayPacer';
+import { describeReach, gatewayAnswersLocally, isNotRunningCode, ReachTracker } from './gatewayReach';
 import { PenaltyBox, retryAfterMs } from './penaltyBox';
 import { SessionKnowledge } from './sessionKnowledge';
 
@@ -30,6 +31,8 @@ export interface GatewayClientOptions {
   penalty?: PenaltyBox;
   /** What ibflow last learned of the session; shared with the app port. */
   knowledge?: SessionKnowledge;
+  /** How far the pod's requests get (gateway down, IBKR unreachable, answering); shared with metrics. */
+  reach?: ReachTracker;
 }
 
 interface RawResponse {
@@ -49,13 +52,18 @@ export class GatewayClient {
   readonly pacer: GatewayPacer;
   readonly penalty: PenaltyBox;
   readonly knowledge: SessionKnowledge;
-  /** Gateway clock minus ours, from the last response's `Date` header (1 s resolution). */
+  readonly reach: ReachTracker;
+  /**
+   * IBKR's clock minus ours: from the `Date` header of answers the gateway passed on from IBKR
+   * (1 s resolution; its own answers carry none), or from the websocket's `system` heartbeat.
+   */
   lastClockSkewMs: number | null = null;
 
   constructor(readonly opts: GatewayClientOptions) {
     this.pacer = opts.pacer ?? new GatewayPacer();
     this.penalty = opts.penalty ?? new PenaltyBox();
     this.knowledge = opts.knowledge ?? new SessionKnowledge();
+    this.reach = opts.reach ?? new ReachTracker();
     this.base = new URL(opts.baseUrl);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.agent =
@@ -66,6 +74,11 @@ export class GatewayClient {
 
   close(): void {
     this.agent.destroy();
+  }
+
+  /** A clock reading of IBKR's (ms since the epoch) received at `receivedAtMs` of ours. */
+  recordServerClock(gatewayMs: number, receivedAtMs = Date.now()): void {
+    if (Number.isFinite(gatewayMs)) this.lastClockSkewMs = gatewayMs - receivedAtMs;
   }
 
   async authStatus(): Promise<AuthStatus> {
@@ -149,25 +162,51 @@ export class GatewayClient {
     }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<RawResponse>((resolve, reject) => {
+      let answered = false;
       const req = send(url, { method, headers, agent: this.agent, timeout: this.timeoutMs }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => reject(new GatewayError('unavailable', `${path}: ${err.message}`)));
         res.on('end', () => {
           const raw: RawResponse = { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers };
           const gatewayTime = Date.parse(String(res.headers.date ?? ''));
-          if (Number.isFinite(gatewayTime)) this.lastClockSkewMs = gatewayTime - Date.now();
+          // Date has 1 s resolution and is cut, not rounded: its middle is half a second later.
+          if (Number.isFinite(gatewayTime)) this.recordServerClock(gatewayTime + 500);
+          this.reach.set('answering');
           if (raw.status === 429) reject(rateLimited(path, raw));
           else resolve(raw);
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on('error', (err: NodeJS.ErrnoException) =>
-        reject(new GatewayError('unavailable', `${path}: gateway unreachable (${err.code ?? err.message})`)),
-      );
+      let timedOut = false;
+      req.on('timeout', () => {
+        timedOut = true;
+        req.destroy(new Error(`no answer within ${this.timeoutMs} ms`));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (!answered) void this.unanswered(path, err, timedOut).then(reject);
+      });
       if (payload !== undefined) req.write(payload);
       req.end();
     });
+  }
+
+  /**
+   * Names why a request got no answer. A refused connection: the gateway is not running. A wait
+   * that ran out: one of the gateway's own pages tells whether the gateway itself answers (then
+   * IBKR, behind it, does not) or not even that.
+   */
+  private async unanswered(path: string, err: NodeJS.ErrnoException, timedOut: boolean): Promise<GatewayError> {
+    const where = this.base.origin;
+    if (isNotRunningCode(err.code)) {
+      this.reach.set('not_running');
+      return new GatewayError('unavailable', `${path}: ${describeReach('not_running', where)} (${err.code})`, undefined, undefined, false, 'not_running');
+    }
+    if (!timedOut) return new GatewayError('unavailable', `${path}: gateway unreachable (${err.code ?? err.message})`);
+    const local = await gatewayAnswersLocally(this.opts.baseUrl, this.opts.verifyTls);
+    const reach = local.code === undefined ? 'ibkr_unreachable' : isNotRunningCode(local.code) ? 'not_running' : 'unresponsive';
+    this.reach.set(reach);
+    return new GatewayError('unavailable', `${path}: no answer within ${this.timeoutMs} ms; ${describeReach(reach, where)}`, undefined, undefined, false, reach);
   }
 }
 

@@ -1,3 +1,5 @@
+import type { GatewayReach } from './gatewayReach';
+
 /** Why a gateway call failed, as far as a caller needs to decide what to do next. */
 export type GatewayErrorKind =
   | 'unavailable' // connection refused/reset/timeout or 5xx: the gateway is down or restarting
@@ -15,6 +17,8 @@ export class GatewayError extends Error {
     readonly retryAfterMs?: number,
     /** True when ibflow held the request back itself (nothing was sent to the gateway). */
     readonly heldBack = false,
+    /** For `unavailable`: how far the request got, when ibflow could tell (see gatewayReach.ts). */
+    readonly reach?: Exclude<GatewayReach, 'answering'>,
   ) {
     super(message);
   }

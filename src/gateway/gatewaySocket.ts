@@ -7,6 +7,13 @@ export interface GatewaySocketOptions {
   session: string;
   /** Ping interval; gateways drop idle sockets. */
   pingEveryMs?: number;
+  /**
+   * Give up opening after this long (default 10 s): with IBKR unreachable the gateway accepts the
+   * connection but never answers the upgrade it passes on.
+   */
+  openWithinMs?: number;
+  /** IBKR's clock, read from the `system` heartbeat (ms since the epoch) as it arrives. */
+  onServerClock?: (gatewayMs: number, receivedAtMs: number) => void;
 }
 
 export interface GatewaySocketHandlers {
@@ -41,6 +48,7 @@ export class GatewaySocket {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(url, {
       rejectUnauthorized: this.opts.verifyTls,
+      handshakeTimeout: this.opts.openWithinMs ?? 10_000,
       headers: { Cookie: `api=${encodeURIComponent(JSON.stringify({ session: this.opts.session }))}` },
     });
     this.ws = ws;
@@ -58,7 +66,9 @@ export class GatewaySocket {
         this.handlers.onUndecodable('frame is not a JSON object', buf.length);
         return;
       }
-      this.handlers.onMessage(parsed as Record<string, unknown>, receivedNs, buf.length);
+      const message = parsed as Record<string, unknown>;
+      if (this.opts.onServerClock && message.topic === 'system' && typeof message.hb === 'number') this.opts.onServerClock(message.hb, Number(receivedNs / 1_000_000n));
+      this.handlers.onMessage(message, receivedNs, buf.length);
     });
     ws.on('close', (code, reason) => {
       this.stopPinging();

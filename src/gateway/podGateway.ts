@@ -9,6 +9,7 @@ import type { AppPortGateway, FreshAnswer } from '../appPort/appPortGateway';
 import { safeStatusOf, type SafeStatus } from '../contract/safeStatus';
 import type { SessionStatus } from '../contract/sessionStatus';
 import { recordPenalty, recordRefusal } from '../metrics/pacingMetrics';
+import { recordReach } from '../metrics/reachMetrics';
 import { GatewayClient } from './gatewayClient';
 import { GatewayPacer } from './gatewayPacer';
 import { PenaltyBox, retryAfterMs } from './penaltyBox';
@@ -48,7 +49,12 @@ export class PodGateway implements AppPortGateway {
       penalty: new PenaltyBox({ boxMs: opts.penaltyBoxMs, onRefused: (scope, path) => recordRefusal(opts.pod, scope, path) }),
       knowledge: new SessionKnowledge(),
     });
-    this.unsubscribe = this.client.penalty.subscribe((p) => recordPenalty(opts.pod, p !== null));
+    const unsubscribePenalty = this.client.penalty.subscribe((p) => recordPenalty(opts.pod, p !== null));
+    const unsubscribeReach = this.client.reach.subscribe((reach, sinceMs) => recordReach(opts.pod, reach, sinceMs));
+    this.unsubscribe = () => {
+      unsubscribePenalty();
+      unsubscribeReach();
+    };
     recordPenalty(opts.pod, false);
     const read = opts.sessionStatus;
     if (read) {

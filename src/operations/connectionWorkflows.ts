@@ -67,6 +67,7 @@ export async function startConnectionWorkflowsWith(client: Client, config: Ibflo
         keepaliveIntervalMs: config.session.keepaliveIntervalMs,
         maxFailedLoginsPerDay: config.session.maxFailedLoginsPerDay,
         competingCooldownMs: config.session.competingCooldownMs,
+        outageReportAfterMs: config.session.outageReportAfterMs,
         ...(config.session.maintenance ? { maintenance: config.session.maintenance } : {}),
       },
       searchAttributes: [

@@ -168,7 +168,7 @@ test('doctor checks everything and passes on a healthy stack; a dead gateway fai
   writeFileSync(broken, JSON.stringify({ ...raw, stateDir: stack.stateDir }));
   const dead = await runCli(['doctor', '--config', broken, '--skip', 'chromium,temporal']);
   expect(dead.code).toBe(1);
-  expect(dead.stdout).toMatch(/✗ gateway demo-paper: https:\/\/127\.0\.0\.1:1: nothing listens there/);
+  expect(dead.stdout).toMatch(/✗ gateway demo-paper: gateway not running: nothing listens at https:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
   expect(dead.stdout).toMatch(/fix: start the Client Portal Gateway on pod pod-a/);
 });
 

@@ -271,7 +271,14 @@ describe('decideAfterFailure', () => {
   });
 
   test('the states: exactly the unavailable failures are unavailable', () => {
-    expect([...UNAVAILABLE_FAILURES].sort()).toEqual(['GatewayUnavailable', 'RateLimited', 'Timeout']);
+    expect([...UNAVAILABLE_FAILURES].sort()).toEqual(['GatewayNotRunning', 'GatewayUnavailable', 'IbkrUnreachable', 'RateLimited', 'Timeout']);
+  });
+
+  test.each([FailureType.GatewayNotRunning, FailureType.IbkrUnreachable])('%s is an outage: unavailable, and checked again within 30 s however many failures', (type) => {
+    expect(decideAfterFailure(failure(type, [], 'm'), context({ failures: 1 }), noJitter)).toEqual({ kind: 'backOff', state: 'unavailable', failures: 2, delayMs: 4_000, reason: `${type}: m` });
+    expect(decideAfterFailure(failure(type, [], 'm'), context({ failures: 9 }), noJitter)).toMatchObject({ delayMs: 30_000 });
+    // The generic gateway failure keeps its full backoff.
+    expect(decideAfterFailure(failure(FailureType.GatewayUnavailable, [], 'm'), context({ failures: 9 }), noJitter)).toMatchObject({ delayMs: 5 * 60_000 });
   });
 
   test("a 429 waits at least its Retry-After (IBKR's 15-minute penalty box)", () => {

@@ -56,7 +56,7 @@ describe('parseConfig', () => {
       temporal: { address: '127.0.0.1:7233', namespace: 'default' },
       clickhouse: { url: 'http://127.0.0.1:8123', database: 'ibflow', username: 'default', insertTarget: 'distributed' },
       browser: { executablePath: '/usr/bin/chromium', headless: true, loginTimeoutMs: 60_000 },
-      session: { keepaliveIntervalMs: 60_000, maxFailedLoginsPerDay: 3, competingCooldownMs: 120_000, penaltyBoxMs: 900_000 },
+      session: { keepaliveIntervalMs: 60_000, maxFailedLoginsPerDay: 3, competingCooldownMs: 120_000, penaltyBoxMs: 900_000, outageReportAfterMs: 300_000 },
       connections: [],
     });
   });
@@ -71,7 +71,7 @@ describe('parseConfig', () => {
 
   test('partial sections keep the other defaults', () => {
     const cfg = parseConfig({ stateDir: '/s', session: { maxFailedLoginsPerDay: 5 }, temporal: { namespace: 'ib' } });
-    expect(cfg.session).toEqual({ keepaliveIntervalMs: 60_000, maxFailedLoginsPerDay: 5, competingCooldownMs: 120_000, penaltyBoxMs: 900_000 });
+    expect(cfg.session).toEqual({ keepaliveIntervalMs: 60_000, maxFailedLoginsPerDay: 5, competingCooldownMs: 120_000, penaltyBoxMs: 900_000, outageReportAfterMs: 300_000 });
     expect(cfg.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'ib' });
   });
 
