@@ -35,6 +35,7 @@ import {
   OPEN_BROKERAGE_SESSION_REASON,
   pacingEventReason,
   samePenalty,
+  SESSION_GONE_REASON,
   stepAfterCheck,
   usableReason,
   verdictOnKeepaliveEnded,
@@ -198,8 +199,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     await wf.condition(() => run.humanAcknowledged || run.stopRequested);
   }
 
-  /** Browser login (TOTP for live) within the login budget, then ssodh/init. */
-  async function login(): Promise<void> {
+  /** Browser login (TOTP for live) within the login budget, then ssodh/init; `why` leads the status reason. */
+  async function login(why?: string): Promise<void> {
     const gate = loginGate(carried.failedLoginsAtMs, Date.now(), maxFailedLoginsPerDay, facts.mode);
     carried.failedLoginsAtMs = gate.failedLoginsAtMs;
     if (gate.kind === 'budgetExhausted') {
@@ -207,7 +208,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       if (run.humanAcknowledged) carried.failedLoginsAtMs = [];
       return;
     }
-    setState('logging_in', gate.reason);
+    setState('logging_in', why ? `${why}; ${gate.reason}` : gate.reason);
     try {
       const result = await browser.loginWithBrowser(connectionId, { lastTotpStep: carried.lastTotpStep });
       if (result.totpStep !== null) carried.lastTotpStep = result.totpStep;
@@ -391,7 +392,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         }
         case 'login':
           await waitAfterShortLivedSessions();
-          if (!run.humanAsked) await login();
+          if (!run.humanAsked) await login(SESSION_GONE_REASON);
           break;
         case 'reclaim':
           // The gateway keeps saying `competing` after the loss: one cool-down per loss is enough.

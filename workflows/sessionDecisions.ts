@@ -157,6 +157,9 @@ export function loginGate(failedLoginsAtMs: readonly number[], nowMs: number, ma
   return { kind: 'login', failedLoginsAtMs: recent, reason: mode === 'live' ? 'browser login with the authenticator-app code' : 'browser login' };
 }
 
+/** Why a check led to a login: IBKR answered through the gateway, and there is no session. */
+export const SESSION_GONE_REASON = 'IBKR answers, the session is gone (the gateway has no login)';
+
 export const LOGGED_IN_REASON = 'logged in; opening the brokerage session (ssodh/init)';
 export const BROKERAGE_SESSION_OPEN_REASON = 'logged in and the brokerage session is open';
 
