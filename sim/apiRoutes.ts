@@ -9,6 +9,8 @@ export interface ApiDeps {
   sessions: SessionStore;
   authDelayMs: number;
   tickleWithoutSession: TickleWithoutSession;
+  /** False while the pod cannot reach IBKR: only the gateway's local answers get this far then. */
+  ibkrReachable: () => boolean;
 }
 
 /** Who a REST call acts for: nobody ever logged in, a session that is gone, or a live session. */
@@ -86,12 +88,15 @@ function unauthorized(res: ServerResponse): void {
 export async function handleApiRoute(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, apiPath: string): Promise<void> {
   const method = req.method ?? 'GET';
   const caller = callerOf(deps, req);
-  if (caller.state === 'active') deps.sessions.touch(caller.session);
+  // Without IBKR nothing reaches the session (its idle timer keeps running).
+  const reachable = deps.ibkrReachable();
+  if (caller.state === 'active' && reachable) deps.sessions.touch(caller.session);
 
-  // Answered by the gateway itself, also before any login.
+  // Answered by the gateway itself, also before any login (see localAnswers.ts).
   if (apiPath === 'iserver/reauthenticate' && (method === 'POST' || method === 'GET')) {
     if (caller.state !== 'active') return sendJson(res, 200, { error: 'not logged in' });
-    if (!caller.session.bridge) deps.sessions.scheduleBridge(caller.session, deps.authDelayMs);
+    // Triggered all the same; without IBKR the attempt goes nowhere.
+    if (!caller.session.bridge && reachable) deps.sessions.scheduleBridge(caller.session, deps.authDelayMs);
     return sendJson(res, 200, { message: 'triggered' });
   }
   if (apiPath === 'iserver/auth/status' && (method === 'POST' || method === 'GET')) {

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import type { IbkrLinkChange, IbkrLinkView } from './ibkrLink';
 import type { PacingSettings } from './pacing';
 import type { SimHandle } from './types';
 
@@ -49,4 +50,24 @@ export function setSimPacing(sim: Pick<SimHandle, 'controlUrl'>, changes: Partia
 /** Empties the penalty box, the windows and the violation counts. */
 export function clearSimPacing(sim: Pick<SimHandle, 'controlUrl'>): Promise<{ cleared: true }> {
   return simControl<{ cleared: true }>(sim, 'DELETE', '/sim/control/pacing');
+}
+
+/** A simulator handle or its control plane's base URL. */
+type ControlTarget = Pick<SimHandle, 'controlUrl'> | string;
+
+function controlOf(target: ControlTarget): Pick<SimHandle, 'controlUrl'> {
+  return typeof target === 'string' ? { controlUrl: target } : target;
+}
+
+/** `GET /sim/control/ibkr`: whether the pod reaches IBKR, since/until when, held requests, IBKR's clock offset. */
+export function ibkrReachability(sim: ControlTarget): Promise<IbkrLinkView> {
+  return simControl<IbkrLinkView>(controlOf(sim), 'GET', '/sim/control/ibkr');
+}
+
+/**
+ * Cuts the pod off from IBKR (`{reachable:false, forMs?}`: passed-on requests hang, websockets
+ * stall), restores it (`{reachable:true}`) and/or sets IBKR's clock offset (`{clockOffsetMs}`).
+ */
+export function setIbkrReachability(sim: ControlTarget, change: IbkrLinkChange): Promise<IbkrLinkView> {
+  return simControl<IbkrLinkView>(controlOf(sim), 'PUT', '/sim/control/ibkr', change);
 }

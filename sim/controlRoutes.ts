@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Faults } from './faults';
 import { parseBody, readBody, sendJson } from './httpUtil';
+import type { IbkrLink } from './ibkrLink';
 import type { LockoutStore } from './lockoutStore';
 import type { Pacer } from './pacing';
 import { pacingSchema } from './rulesFile';
@@ -23,6 +24,7 @@ export interface ControlDeps {
   faults: Faults;
   lockouts: LockoutStore;
   pacer: Pacer;
+  ibkr: IbkrLink;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -41,6 +43,17 @@ const pathFaultBody = z
     count: z.number().int().min(1).optional(),
   })
   .refine((b) => b.status !== undefined || b.latencyMs !== undefined, { message: 'status or latencyMs is required' });
+
+const WEEK_MS = 7 * 24 * 3600_000;
+const ibkrBody = z
+  .object({
+    reachable: z.boolean().optional(),
+    forMs: z.number().int().min(1).max(WEEK_MS).optional(),
+    clockOffsetMs: z.number().int().min(-WEEK_MS).max(WEEK_MS).optional(),
+  })
+  .strict()
+  .refine((b) => b.reachable !== undefined || b.clockOffsetMs !== undefined, { message: 'reachable or clockOffsetMs is required' })
+  .refine((b) => b.forMs === undefined || b.reachable === false, { message: 'is only allowed with reachable: false', path: ['forMs'] });
 
 function badRequest(res: ServerResponse, error: z.ZodError): void {
   sendJson(res, 400, { error: error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ') });
@@ -143,6 +156,13 @@ export async function handleControlRoute(deps: ControlDeps, req: IncomingMessage
       deps.pacer.configure(b);
       deps.log('pacing changed', { ...b });
       return sendJson(res, 200, pacingView(deps.pacer));
+    }
+    case 'GET /sim/control/ibkr':
+      return sendJson(res, 200, deps.ibkr.view());
+    case 'PUT /sim/control/ibkr': {
+      const b = await body(req, res, ibkrBody);
+      if (!b) return;
+      return sendJson(res, 200, deps.ibkr.apply(b));
     }
     case 'DELETE /sim/control/pacing':
       deps.pacer.clearPenalties();

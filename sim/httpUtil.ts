@@ -85,3 +85,16 @@ export function apiCookieSession(req: IncomingMessage): string | undefined {
   }
   return value;
 }
+
+/**
+ * The IP filter's refusal exactly as the real gateway sends it: `HTTP/1.1 404 Not Found`,
+ * `content-length: 13`, `Access Denied` — no Content-Type, Date, Connection or Keep-Alive header
+ * (Node adds the last three by itself unless told not to).
+ */
+export function sendAccessDenied(res: ServerResponse): void {
+  res.sendDate = false;
+  res.removeHeader('Connection'); // also keeps Node from adding Keep-Alive
+  res.removeHeader('Date');
+  res.writeHead(404, { 'content-length': 13 });
+  res.end('Access Denied');
+}

@@ -3,12 +3,15 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { handleApiRoute, NOT_FOUND_HTML } from './apiRoutes';
 import { handleControlRoute, type ControlDeps } from './controlRoutes';
 import { DEFAULT_VARIANT, DepthLadders } from './depthLadder';
 import { Faults } from './faults';
-import { sendHtml, sendJson, sendText } from './httpUtil';
+import { sendAccessDenied, sendHtml, sendJson, sendText } from './httpUtil';
+import { IbkrLink } from './ibkrLink';
 import { ipAllowed } from './ipFilter';
+import { isLocalAnswer } from './localAnswers';
 import { LockoutStore } from './lockoutStore';
 import { handleLoginRoute } from './loginRoutes';
 import { LoginTransactions } from './loginTransactions';
@@ -17,7 +20,7 @@ import { SessionRegistry } from './sessionRegistry';
 import { SessionStore } from './sessionStore';
 import { SimClock } from './simClock';
 import { SimStats } from './simStats';
-import { loadOrCreateTlsCert } from './tlsCert';
+import { loadOrCreateTlsCert, SIM_CERTIFICATE_KINDS } from './tlsCert';
 import { TotpVerifier } from './totpVerifier';
 import type { SimHandle, SimulatorOptions, SimUser } from './types';
 import { WS_PATHS, WsHub } from './wsHub';
@@ -53,6 +56,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
   const tls = opts.tls ?? true;
   const authDelayMs = opts.authDelayMs ?? 3000;
   const log = opts.log ?? (() => undefined);
+  const certificate = opts.certificate ?? 'expired';
+  if (!SIM_CERTIFICATE_KINDS.includes(certificate)) throw new Error(`certificate must be one of ${SIM_CERTIFICATE_KINDS.join(', ')} (got "${String(certificate)}")`);
+  const ibkrDateHeader = opts.ibkrDateHeader ?? true;
+  const ibkrClockOffsetMs = opts.ibkrClockOffsetMs ?? 0;
+  if (!Number.isFinite(ibkrClockOffsetMs)) throw new Error('ibkrClockOffsetMs must be a finite number of milliseconds');
   mkdirSync(opts.stateDir, { recursive: true });
 
   const instanceId = randomBytes(6).toString('hex');
@@ -77,6 +85,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
   stats.pacingRejected = () => pacer.rejected;
   stats.pacingBoxes = () => pacer.boxes;
   const faults = new Faults();
+  const ibkr = new IbkrLink({ reachable: opts.ibkrReachable ?? true, clockOffsetMs: ibkrClockOffsetMs }, log);
   const variant = { ...DEFAULT_VARIANT, ...(opts.depth?.variant ?? {}) };
   const hub = new WsHub({
     sessions,
@@ -90,8 +99,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     smdIntervalMs: opts.smdIntervalMs ?? 500,
     textFrames: opts.wsTextFrames ?? false,
     instanceTag: instanceId.slice(0, 6),
+    ibkrNow: () => ibkr.now(),
+    pongWhileStalled: opts.wsPongWhileUnreachable ?? true,
     log,
   });
+  hub.setStalled(!ibkr.reachable);
+  ibkr.onChange((reachable) => hub.setStalled(!reachable));
   const loginDeps = {
     users,
     transactions: new LoginTransactions(() => clock.now()),
@@ -103,15 +116,29 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     secureCookies: tls,
     log,
   };
-  const apiDeps = { sessions, authDelayMs, tickleWithoutSession: opts.tickleWithoutSession ?? 'unauthorized' };
-  const controlDeps: ControlDeps = { users, sessions, registry, stats, hub, clock, faults, lockouts, pacer, log };
+  const apiDeps = { sessions, authDelayMs, tickleWithoutSession: opts.tickleWithoutSession ?? 'unauthorized', ibkrReachable: () => ibkr.reachable };
+  const controlDeps: ControlDeps = { users, sessions, registry, stats, hub, clock, faults, lockouts, pacer, ibkr, log };
+
+  /** IBKR unreachable: the request went on and nothing comes back, not even a status line, until the client gives up. */
+  function holdUnanswered(req: IncomingMessage, res: ServerResponse): void {
+    const release = ibkr.hold();
+    res.once('close', release);
+    req.resume(); // the body is read (and lost) as the gateway would forward it
+  }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://sim').pathname;
-    if (!ipAllowed(opts.ips, req.socket.remoteAddress ?? '')) return sendText(res, 404, 'Access Denied');
+    // The gateway's own answers carry no Date header (Node would add one by itself).
+    res.sendDate = false;
+    if (!ipAllowed(opts.ips, req.socket.remoteAddress ?? '')) return sendAccessDenied(res);
     // The gateway refuses bodies of unknown length.
     if (req.method === 'POST' && req.headers['content-length'] === undefined) {
       return sendText(res, 411, 'Length Required');
+    }
+    if (!isLocalAnswer(req.method ?? 'GET', path)) {
+      if (!ibkr.reachable) return holdUnanswered(req, res);
+      // Passed on from IBKR, with IBKR's Date (its clock may differ from the pod's).
+      if (ibkrDateHeader) res.setHeader('Date', new Date(ibkr.now()).toUTCString());
     }
     const apiPath = path.startsWith(API_PREFIX) ? path.slice(API_PREFIX.length) : path.startsWith(PORTAL_PREFIX) ? path.slice(PORTAL_PREFIX.length) : undefined;
     const fault = faults.takePath(apiPath === undefined ? [path] : [path, API_PREFIX + apiPath, PORTAL_PREFIX + apiPath]);
@@ -144,15 +171,30 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
 
   let server: Server;
   if (tls) {
-    const { cert, key } = await loadOrCreateTlsCert(opts.stateDir);
+    const { cert, key } = await loadOrCreateTlsCert(opts.stateDir, certificate);
     server = createHttpsServer({ cert, key }, guard(route));
   } else {
     server = createHttpServer(guard(route));
   }
+  // Upgrades held while IBKR is unreachable: no 101, no answer, until the client gives up.
+  const heldUpgrades = new Set<Duplex>();
+  function holdUpgrade(socket: Duplex): void {
+    const release = ibkr.hold();
+    heldUpgrades.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      release();
+      heldUpgrades.delete(socket);
+    });
+    socket.resume();
+  }
   // Websockets bypass the IP filter, as on the real gateway.
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://sim').pathname;
-    if (WS_PATHS.has(path)) return hub.handleUpgrade(req, socket, head);
+    if (WS_PATHS.has(path)) {
+      if (!ibkr.reachable) return holdUpgrade(socket);
+      return hub.handleUpgrade(req, socket, head);
+    }
     socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
@@ -172,6 +214,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     controlPort = await listen(controlServer, opts.controlPort ?? 0, '127.0.0.1');
   } catch (err) {
     sessions.close();
+    ibkr.close();
     await hub.close();
     await Promise.all([closeServer(server), closeServer(controlServer)]);
     throw err;
@@ -189,6 +232,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     close: () => {
       closing ??= (async () => {
         sessions.close();
+        ibkr.close();
+        for (const socket of heldUpgrades) socket.destroy(); // upgraded sockets are no longer the server's to close
         await hub.close();
         await Promise.all([closeServer(server), closeServer(controlServer)]);
       })();

@@ -4,6 +4,7 @@ import type { LadderVariant } from './depthLadder';
 import type { IpRules } from './ipFilter';
 import type { PacingOptions } from './pacing';
 import type { DropKind } from './sessionStore';
+import type { SimCertificateKind } from './tlsCert';
 
 export type TickleWithoutSession = 'unauthorized' | 'no-session-200';
 
@@ -69,6 +70,19 @@ export interface SimulatorOptions {
   competingDelayMs?: number;
   /** Send websocket frames as text instead of binary (the real gateway sends binary). */
   wsTextFrames?: boolean;
+  /**
+   * `expired` (default): self-signed, CN "Client Portal Web API", valid 2018-05-01 to 2019-05-31, like
+   * the real gateway's; `fresh`: a ten-year localhost certificate. Cached per kind in stateDir/tls.
+   */
+  certificate?: SimCertificateKind;
+  /** Answers passed on from IBKR carry a `Date` header (default true); the gateway's own answers never do. */
+  ibkrDateHeader?: boolean;
+  /** IBKR's clock minus the pod's, ms (default 0): shifts passed-on Date headers, websocket `hb` and `tic` `lastAccessed`. */
+  ibkrClockOffsetMs?: number;
+  /** Whether the pod can reach IBKR at start (default true); see PUT /sim/control/ibkr. */
+  ibkrReachable?: boolean;
+  /** While IBKR is unreachable, websocket pings are still answered with pongs (default true). */
+  wsPongWhileUnreachable?: boolean;
 }
 
 export interface SimHandle {

@@ -66,12 +66,17 @@ export interface WsHubOptions {
   textFrames: boolean;
   /** Prefix of subscription ids (unique per simulator instance). */
   instanceTag: string;
+  /** IBKR's wall clock (the pod's plus the configured offset): `hb` and `tic` timestamps. */
+  ibkrNow: () => number;
+  /** Answer websocket pings while stalled (IBKR unreachable); the local relay does, on the real one unknown. */
+  pongWhileStalled: boolean;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
 /** The gateway websocket: greeting, heartbeats, `tic`, session pushes, `sbd` depth and `smd` streams. */
 export class WsHub {
-  private readonly wss = new WebSocketServer({ noServer: true });
+  // Pongs are sent by onPing, so a stall can withhold them when configured to.
+  private readonly wss = new WebSocketServer({ noServer: true, autoPong: false });
   private readonly clients = new Set<Client>();
   private readonly heartbeatTimer: NodeJS.Timeout;
   private readonly depthTimer: NodeJS.Timeout;
@@ -79,11 +84,13 @@ export class WsHub {
   private lastDepthTick = Date.now();
   private nextSubId = 1;
   depthPaused = false;
+  /** IBKR unreachable: nothing is sent on established sockets and client frames are ignored. */
+  private stalled = false;
 
   constructor(private readonly opts: WsHubOptions) {
     this.wss.on('connection', (ws, req) => this.onConnection(ws, req));
     opts.sessions.onEvent((e) => this.onSessionEvent(e));
-    this.heartbeatTimer = setInterval(() => this.broadcast({ topic: 'system', hb: Date.now() }), opts.heartbeatMs);
+    this.heartbeatTimer = setInterval(() => this.broadcast({ topic: 'system', hb: opts.ibkrNow() }), opts.heartbeatMs);
     // Up to 100 ticks a second; each tick sends every frame the rate owes since the last one.
     const tickMs = Math.max(5, Math.min(50, Math.floor(1000 / opts.depthFramesPerSecond)));
     this.depthTimer = setInterval(() => this.depthTick(), tickMs);
@@ -101,7 +108,7 @@ export class WsHub {
   }
 
   private send(client: Client, frame: unknown): void {
-    if (client.ws.readyState !== WebSocket.OPEN) return;
+    if (this.stalled || client.ws.readyState !== WebSocket.OPEN) return;
     this.sendText(client, JSON.stringify(frame));
   }
 
@@ -118,7 +125,12 @@ export class WsHub {
     };
     ws.on('close', gone);
     ws.on('error', gone);
-    ws.on('message', (data: RawData) => this.onMessage(client, rawToString(data)));
+    ws.on('message', (data: RawData) => {
+      if (!this.stalled) this.onMessage(client, rawToString(data)); // lost on the way to IBKR
+    });
+    ws.on('ping', (data: Buffer) => {
+      if (!this.stalled || this.opts.pongWhileStalled) ws.pong(data);
+    });
     // Authorisation: the `api` cookie, else whatever session the gateway is logged in with.
     const cookieSession = apiCookieSession(req);
     const session = cookieSession ? this.opts.sessions.bySessionId(cookieSession) : this.opts.sessions.current();
@@ -171,7 +183,7 @@ export class WsHub {
     const msg = raw.trim();
     if (msg.startsWith('{')) return this.onSessionMessage(client, msg);
     if (msg === 'tic') return this.onTic(client);
-    if (msg === 'ech+hb') return this.send(client, { topic: 'system', hb: Date.now() });
+    if (msg === 'ech+hb') return this.send(client, { topic: 'system', hb: this.opts.ibkrNow() });
     const parts = msg.split('+');
     switch (parts[0]) {
       case 'sbd':
@@ -208,7 +220,7 @@ export class WsHub {
     const session = this.sessionOf(client);
     if (!session) return this.send(client, { topic: 'tic', alive: false });
     this.opts.sessions.touch(session); // tic is the websocket's keepalive
-    this.send(client, { topic: 'tic', alive: true, id: session.sessionId, lastAccessed: session.lastAccessed });
+    this.send(client, { topic: 'tic', alive: true, id: session.sessionId, lastAccessed: this.opts.ibkrNow() });
   }
 
   /** Distinct conids with a ladder on `account`, over every socket. */
@@ -305,7 +317,7 @@ export class WsHub {
   /** Sends the fields that changed since the last frame (all of them the first time). */
   private sendMarketData(client: Client, stream: MarketDataStream): void {
     const values = this.marketDataValues(stream.conid);
-    const frame: Record<string, unknown> = { server_id: 'q1', conidEx: String(stream.conid), conid: stream.conid, _updated: Date.now(), '6119': 'q1', topic: `smd+${stream.conid}` };
+    const frame: Record<string, unknown> = { server_id: 'q1', conidEx: String(stream.conid), conid: stream.conid, _updated: this.opts.ibkrNow(), '6119': 'q1', topic: `smd+${stream.conid}` };
     let changed = 0;
     for (const f of stream.fields) {
       if (!(f in values) || stream.sent[f] === values[f]) continue;
@@ -317,6 +329,7 @@ export class WsHub {
   }
 
   private smdTick(): void {
+    if (this.stalled) return;
     const now = this.opts.clock.now();
     for (const client of this.clients) {
       for (const stream of client.smd.values()) {
@@ -335,7 +348,7 @@ export class WsHub {
     const now = Date.now();
     const elapsed = now - this.lastDepthTick;
     this.lastDepthTick = now;
-    if (this.depthPaused) return;
+    if (this.depthPaused || this.stalled) return;
     const perMs = this.opts.depthFramesPerSecond / 1000;
     // After a stall, catch up at most 100 ms worth (frames are dropped, not queued without bound).
     const maxOwed = Math.max(1, perMs * 100);
@@ -405,6 +418,14 @@ export class WsHub {
   setDepthPaused(paused: boolean): void {
     this.depthPaused = paused;
     this.opts.log(paused ? 'depth paused' : 'depth resumed');
+  }
+
+  /**
+   * IBKR unreachable: established sockets stay open but get nothing (no hb, depth, smd, sts or
+   * replies) and their client frames are dropped; subscriptions are kept and resume with the link.
+   */
+  setStalled(stalled: boolean): void {
+    this.stalled = stalled;
   }
 
   /** Drops websockets (all, or one user's) like a network failure. Returns how many. */

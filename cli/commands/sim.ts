@@ -22,10 +22,11 @@ export function registerSimCommand(program: Command): void {
     .option('--users <file>', 'users file (JSON or YAML: {users: [...]}); default <state-dir>/users.json')
     .option('--plain-http', 'serve http:// and ws:// instead of TLS', false)
     .option('--auth-delay-ms <ms>', 'delay before the brokerage session opens by itself', (v) => Number(v), 3000)
+    .option('--certificate <kind>', "TLS certificate: expired (like the real gateway's, the default) or fresh (ten years, localhost)", (v) => parseCertificateKind(v), 'expired')
     .option('--rules <file>', 'session rules, pacing and depth settings (JSON or YAML; see docs/simulator.md, "Rules file")')
     .addHelpText('after', '\nCo-tenant traffic against a running gateway: ibflow sim-noise --help\n')
     .addHelpText('after', '\nExamples:\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml\n  ibflow sim --port 5000 --state-dir .ibflow/sim --users users.yaml --rules harsh.yaml\n')
-    .action(async (opts: { port?: number; controlPort: number; conf?: string; timeScale: number; pacing: boolean; stateDir: string; users?: string; plainHttp: boolean; authDelayMs: number; rules?: string }) => {
+    .action(async (opts: { port?: number; controlPort: number; conf?: string; timeScale: number; pacing: boolean; stateDir: string; users?: string; plainHttp: boolean; authDelayMs: number; rules?: string; certificate: 'expired' | 'fresh' }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
       const { loadSimConfFile, loadUsersFile, startSimulator } = require('../../sim') as typeof import('../../sim');
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
@@ -45,6 +46,7 @@ export function registerSimCommand(program: Command): void {
         timeScale: opts.timeScale,
         pacing: { ...rules.pacing, ...(opts.pacing ? {} : { enabled: false }) },
         authDelayMs: opts.authDelayMs,
+        certificate: opts.certificate,
         log: (msg, fields) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...fields })}\n`),
       });
       process.stdout.write(`simulated gateway listening on ${sim.url}\n`);
@@ -55,6 +57,11 @@ export function registerSimCommand(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+}
+
+function parseCertificateKind(value: string): 'expired' | 'fresh' {
+  if (value !== 'expired' && value !== 'fresh') throw usage(`--certificate must be expired or fresh (got "${value}")`);
+  return value;
 }
 
 export function parsePort(value: string, flag: string): number {

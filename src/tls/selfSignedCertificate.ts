@@ -13,8 +13,12 @@ export interface SelfSignedOptions {
   certFile: string;
   keyFile: string;
   commonName?: string;
-  /** Validity from now; default ten years. */
+  /** Validity from now; default ten years. Ignored when `notAfter` is given. */
   validForMs?: number;
+  /** Start of validity; default now. */
+  notBefore?: Date;
+  /** End of validity; default `validForMs` from now. A date in the past makes an expired certificate. */
+  notAfter?: Date;
 }
 
 /**
@@ -33,7 +37,8 @@ export async function loadOrCreateSelfSignedCert(opts: SelfSignedOptions): Promi
   const pems = await generate([{ name: 'commonName', value: opts.commonName ?? 'localhost' }], {
     keySize: 2048,
     algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + (opts.validForMs ?? 10 * 365 * 24 * 3600 * 1000)),
+    ...(opts.notBefore ? { notBeforeDate: opts.notBefore } : {}),
+    notAfterDate: opts.notAfter ?? new Date(Date.now() + (opts.validForMs ?? 10 * 365 * 24 * 3600 * 1000)),
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },

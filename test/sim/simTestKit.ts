@@ -5,7 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { loadOrCreateTlsCert } from '../../sim/tlsCert';
+import { CERTIFICATE_FILES, loadOrCreateTlsCert, type SimCertificateKind } from '../../sim/tlsCert';
 import { totpCodeAt } from '../../sim/totpEngine';
 import { startSimulator, type SimHandle, type SimulatorOptions, type SimUser } from '../../sim';
 
@@ -30,41 +30,46 @@ export interface TestSim extends SimHandle {
 
 /**
  * Generating a 2048-bit self-signed certificate takes 0.5-1.5 s; every test simulator would pay it.
- * One certificate, made once in a shared temp folder, is copied into each new stateDir's `tls/`
- * (where the simulator caches its own), so the simulator loads it as it would its cached one.
+ * One certificate of each kind, made once in a shared temp folder, is copied into each new
+ * stateDir's `tls/` (where the simulator caches its own), so the simulator loads it as it would its cached one.
  */
-const SHARED_TLS_DIR = join(tmpdir(), 'ibflow-test-sim-tls');
-async function sharedCertificateDir(): Promise<string> {
-  if (existsSync(join(SHARED_TLS_DIR, 'cert.pem'))) return SHARED_TLS_DIR;
+const SHARED_TLS_DIRS: Record<SimCertificateKind, string> = {
+  fresh: join(tmpdir(), 'ibflow-test-sim-tls'),
+  expired: join(tmpdir(), 'ibflow-test-sim-tls-expired'),
+};
+async function sharedCertificateDir(kind: SimCertificateKind): Promise<string> {
+  const shared = SHARED_TLS_DIRS[kind];
+  if (existsSync(join(shared, CERTIFICATE_FILES[kind].certFile))) return shared;
   // Made aside and renamed into place whole, so a concurrent run never pairs one key with another cert.
   const scratch = mkdtempSync(join(tmpdir(), 'ibflow-test-sim-tls-'));
-  await loadOrCreateTlsCert(scratch);
+  await loadOrCreateTlsCert(scratch, kind);
   try {
-    renameSync(join(scratch, 'tls'), SHARED_TLS_DIR);
+    renameSync(join(scratch, 'tls'), shared);
   } catch {
     // Another run got there first; its folder is complete.
   }
   rmSync(scratch, { recursive: true, force: true });
-  return SHARED_TLS_DIR;
+  return shared;
 }
-async function seedCertificate(stateDir: string): Promise<void> {
+async function seedCertificate(stateDir: string, kind: SimCertificateKind): Promise<void> {
+  const { certFile, keyFile } = CERTIFICATE_FILES[kind];
   const target = join(stateDir, 'tls');
-  if (existsSync(join(target, 'cert.pem'))) return;
-  const shared = await sharedCertificateDir();
+  if (existsSync(join(target, certFile))) return;
+  const shared = await sharedCertificateDir(kind);
   mkdirSync(target, { recursive: true });
-  copyFileSync(join(shared, 'key.pem'), join(target, 'key.pem'));
-  copyFileSync(join(shared, 'cert.pem'), join(target, 'cert.pem'));
+  copyFileSync(join(shared, keyFile), join(target, keyFile));
+  copyFileSync(join(shared, certFile), join(target, certFile));
 }
 
 export interface TestSimOptions extends Partial<SimulatorOptions> {
   /** Let the simulator generate its own certificate (the test of that path); default: a shared one. */
-  freshCertificate?: boolean;
+  generateCertificate?: boolean;
 }
 
 export async function startTestSim(options: TestSimOptions = {}): Promise<TestSim> {
-  const { freshCertificate = false, ...overrides } = options;
+  const { generateCertificate = false, ...overrides } = options;
   const stateDir = overrides.stateDir ?? mkdtempSync(join(tmpdir(), 'ibflow-sim-'));
-  if (overrides.tls !== false && !freshCertificate) await seedCertificate(stateDir);
+  if (overrides.tls !== false && !generateCertificate) await seedCertificate(stateDir, overrides.certificate ?? 'expired');
   const logs: TestSim['logs'] = [];
   const handle = await startSimulator({
     port: 0,

@@ -11,7 +11,7 @@ describe('simulator transport and pre-login behaviour', () => {
   let sim: TestSim;
   beforeAll(async () => {
     // The one test simulator that generates its own certificate; the others share one.
-    sim = await startTestSim({ freshCertificate: true });
+    sim = await startTestSim({ generateCertificate: true });
   });
   afterAll(async () => {
     await sim.stop();
@@ -19,7 +19,7 @@ describe('simulator transport and pre-login behaviour', () => {
 
   test('serves HTTPS on 127.0.0.1 with a self-signed certificate cached in stateDir', async () => {
     expect(sim.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    const cachedCert = readFileSync(join(sim.stateDir, 'tls', 'cert.pem'), 'utf8');
+    const cachedCert = readFileSync(join(sim.stateDir, 'tls', 'expired-cert.pem'), 'utf8'); // the default kind
     const served = await new Promise<Buffer>((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port: sim.port, rejectUnauthorized: false }, () => {
         resolve(socket.getPeerCertificate().raw);
@@ -117,11 +117,11 @@ describe('simulator without TLS', () => {
 
   test('a second start on the same stateDir reuses the cached certificate', async () => {
     const first = await startTestSim();
-    const certBefore = readFileSync(join(first.stateDir, 'tls', 'cert.pem'), 'utf8');
+    const certBefore = readFileSync(join(first.stateDir, 'tls', 'expired-cert.pem'), 'utf8');
     await first.close();
     const second = await startTestSim({ stateDir: first.stateDir });
     try {
-      expect(readFileSync(join(first.stateDir, 'tls', 'cert.pem'), 'utf8')).toBe(certBefore);
+      expect(readFileSync(join(first.stateDir, 'tls', 'expired-cert.pem'), 'utf8')).toBe(certBefore);
     } finally {
       await second.close();
       await first.stop();
@@ -185,6 +185,35 @@ describe('ips.allow / ips.deny', () => {
       expect((await http(denied.url, 'GET', '/')).status).toBe(404);
     } finally {
       await denied.stop();
+    }
+  });
+
+  test('Access Denied on the wire: status line, content-length: 13 and the body, nothing else (no Content-Type, Date, Connection)', async () => {
+    const sim = await startTestSim({ ips: { allow: ['192.*'] } });
+    try {
+      const raw = await new Promise<string>((resolve, reject) => {
+        let received = '';
+        const socket = connect({ host: '127.0.0.1', port: sim.port, rejectUnauthorized: false }, () => {
+          socket.write('GET /v1/api/tickle HTTP/1.1\r\nHost: localhost:5000\r\n\r\n');
+        });
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => {
+          received += chunk;
+          // The connection stays open (keep-alive), so the answer is complete once the body is in.
+          if (received.endsWith('\r\n\r\nAccess Denied')) {
+            socket.destroy();
+            resolve(received);
+          }
+        });
+        socket.on('error', reject);
+        socket.setTimeout(5000, () => {
+          socket.destroy();
+          reject(new Error(`incomplete answer: ${JSON.stringify(received)}`));
+        });
+      });
+      expect(raw).toBe('HTTP/1.1 404 Not Found\r\ncontent-length: 13\r\n\r\nAccess Denied');
+    } finally {
+      await sim.stop();
     }
   });
 
