@@ -48,6 +48,12 @@ export async function handleLoginRoute(deps: LoginDeps, req: IncomingMessage, re
     res.end();
     return true;
   }
+  if (path === '/sso/Login' && req.method === 'HEAD') {
+    // The page's headers only (what a reachability probe asks): nothing rendered, no fault used up.
+    res.writeHead(200, { 'Content-Type': 'text/html;charset=utf-8', 'Content-Length': Buffer.byteLength(LOGIN_PAGE_HTML), 'Cache-Control': 'no-store' });
+    res.end();
+    return true;
+  }
   if (path === '/sso/Login' && req.method === 'GET') {
     const changed = deps.faults.takeLogin(['page-change']) !== undefined;
     if (changed) deps.log('login fault injected', { kind: 'page-change' });

@@ -21,7 +21,10 @@ export const GATEWAY_REACHES: readonly GatewayReach[] = ['answering', 'not_runni
 
 /** A path every gateway answers by itself, without IBKR: the redirect to the login page. */
 export const LOCAL_PATH = '/';
-/** A path the gateway passes on to IBKR without spending the API's pacing: the login page. */
+/**
+ * A path the gateway passes on to IBKR without spending the API's pacing: the login page, asked
+ * with HEAD so that nothing is rendered or started there.
+ */
 export const PASSED_ON_PATH = '/sso/Login?forwardTo=22&RL=1&ip2loc=on';
 
 /** Connection errors that mean nothing listens there (or the host is gone). */
@@ -42,14 +45,14 @@ export interface ProbeAnswer {
 }
 
 /**
- * One GET on a fresh connection (never a pooled socket that may be stuck), body discarded. Never
- * rejects: a failure is an answer with `code`.
+ * One request on a fresh connection (never a pooled socket that may be stuck), body discarded.
+ * Never rejects: a failure is an answer with `code`.
  */
-export function probeOnce(url: URL, opts: { verifyTls: boolean; timeoutMs: number }): Promise<ProbeAnswer> {
+export function probeOnce(url: URL, opts: { verifyTls: boolean; timeoutMs: number; method?: 'GET' | 'HEAD' }): Promise<ProbeAnswer> {
   return new Promise((resolve) => {
     const sentAtMs = Date.now();
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, { method: 'GET', rejectUnauthorized: opts.verifyTls, timeout: opts.timeoutMs, agent: false, headers: { 'User-Agent': 'ibflow' } }, (res) => {
+    const req = send(url, { method: opts.method ?? 'GET', rejectUnauthorized: opts.verifyTls, timeout: opts.timeoutMs, agent: false, headers: { 'User-Agent': 'ibflow' } }, (res) => {
       res.resume();
       resolve({ status: res.statusCode ?? 0, headers: res.headers, sentAtMs, receivedAtMs: Date.now() });
     });
@@ -78,7 +81,7 @@ export interface ReachReport {
 export async function probeGatewayReach(baseUrl: string, opts: { verifyTls: boolean; timeoutMs: number }): Promise<ReachReport> {
   const [local, passedOn] = await Promise.all([
     gatewayAnswersLocally(baseUrl, opts.verifyTls, opts.timeoutMs),
-    probeOnce(new URL(PASSED_ON_PATH, baseUrl), opts),
+    probeOnce(new URL(PASSED_ON_PATH, baseUrl), { ...opts, method: 'HEAD' }),
   ]);
   if (local.code !== undefined && isNotRunningCode(local.code)) return { reach: 'not_running', local };
   if (passedOn.code === undefined) return { reach: 'answering', local, passedOn };

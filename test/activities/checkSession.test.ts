@@ -90,13 +90,13 @@ test('a 429 with no websocket session known yet is RateLimited with its wait; a 
   expect(await check()).toEqual({ kind: 'no_bridge' });
 });
 
-test('an unreachable gateway is GatewayUnavailable, retryable', async () => {
+test('a gateway that is not running is GatewayNotRunning, retryable', async () => {
   const nobody = simGateway({ url: 'https://127.0.0.1:1' });
   try {
     const err = await failureOf(runIn(recordingEnvironment().env, createCheckSession(podDeps(nobody)), 'paper-1'));
-    expect(err.type).toBe(FailureType.GatewayUnavailable);
+    expect(err.type).toBe(FailureType.GatewayNotRunning);
     expect(err.nonRetryable).toBe(false);
-    expect(err.message).toMatch(/unreachable \(ECONNREFUSED\)/);
+    expect(err.message).toBe('/v1/api/iserver/auth/status: gateway not running: nothing listens at https://127.0.0.1:1 (ECONNREFUSED)');
   } finally {
     nobody.close();
   }

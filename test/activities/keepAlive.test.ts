@@ -89,14 +89,14 @@ test('a gateway that answers a tickle without a session with 200 {"error":"no se
   }
 });
 
-test('a gateway restart loses the session: unreachable while down (retryable), sso_gone once back', async () => {
+test('a gateway restart loses the session: not running while down (retryable), sso_gone once back', async () => {
   const { run } = await startKeepAlive();
   const { port, stateDir } = sim;
   await sim.close();
   const down = await failureOf(run);
-  expect(down.type).toBe(FailureType.GatewayUnavailable);
+  expect(down.type).toBe(FailureType.GatewayNotRunning);
   expect(down.nonRetryable).toBe(false);
-  expect(down.message).toMatch(/tickle: gateway unreachable/);
+  expect(down.message).toMatch(/tickle: gateway not running: nothing listens at https:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
 
   // The restarted gateway on the same address has no session: the next keepalive hands back at once.
   const restarted = await startTestSim({ port, stateDir, authDelayMs: 0 });

@@ -219,3 +219,40 @@ test('a secret missing from the store is SecretMissing, not retryable, before an
   const err = (await attempt(missing)) as Failure;
   expect({ type: err.type, nonRetryable: err.nonRetryable }).toEqual({ type: 'SecretMissing', nonRetryable: true });
 });
+
+describe('a login page that cannot load is an outage, not a failed login', () => {
+  const cut = (reachable: boolean) => http(sim.controlUrl, 'PUT', '/sim/control/ibkr', { body: reachable ? { reachable } : { reachable, forMs: 60_000 } });
+  afterEach(async () => {
+    await cut(true);
+  });
+
+  test('IBKR unreachable: IbkrUnreachable, retryable, and no browser starts (nothing reaches the login, no evidence)', async () => {
+    await cut(false);
+    const logged: string[] = [];
+    const before = (await http(sim.controlUrl, 'GET', '/sim/control/stats')).json().logins[PAPER_USER.username];
+    const err = await failureOf(connectionDeps({ user: PAPER_USER, mode: 'paper', logged }), logged, [PAPER_USER.password]);
+    expect({ type: err.type, nonRetryable: err.nonRetryable }).toEqual({ type: 'IbkrUnreachable', nonRetryable: false });
+    expect(err.message).toMatch(/^browser login not started: gateway running, IBKR unreachable: the gateway at https:\/\/127\.0\.0\.1:\d+ answers its own pages/);
+    expect(logged.join('')).toMatch(/browser login not started: the login page cannot load/);
+    expect(logged.join('')).not.toMatch(/browser login failed/);
+    expect((await http(sim.controlUrl, 'GET', '/sim/control/stats')).json().logins[PAPER_USER.username]).toEqual(before);
+  });
+
+  test('IBKR going away during a login: the timeout is the outage (IbkrUnreachable with the step used), not LoginFailed', async () => {
+    await control('login-faults', { kind: 'timeout' });
+    const logged: string[] = [];
+    const pending = failureOf(connectionDeps({ user: PAPER_USER, mode: 'paper', loginTimeoutMs: 4_000, logged }), logged, [PAPER_USER.password]);
+    await new Promise((r) => setTimeout(r, 1_500)); // the page has loaded and the form is submitted
+    await cut(false);
+    const err = await pending;
+    expect({ type: err.type, nonRetryable: err.nonRetryable, details: err.details }).toEqual({ type: 'IbkrUnreachable', nonRetryable: false, details: [{ totpStep: null }] });
+    expect(err.message).toMatch(/^browser login interrupted \(it timed out\): gateway running, IBKR unreachable/);
+  });
+
+  test('the gateway not running: GatewayNotRunning, retryable, no browser', async () => {
+    const logged: string[] = [];
+    const err = await failureOf(connectionDeps({ user: PAPER_USER, mode: 'paper', gatewayUrl: 'https://127.0.0.1:1', logged }), logged, [PAPER_USER.password]);
+    expect({ type: err.type, nonRetryable: err.nonRetryable }).toEqual({ type: 'GatewayNotRunning', nonRetryable: false });
+    expect(err.message).toBe('browser login not started: gateway not running: nothing listens at https://127.0.0.1:1');
+  });
+});

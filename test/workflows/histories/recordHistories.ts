@@ -70,7 +70,7 @@ async function recordReal(): Promise<void> {
     authDelayMs: 1_000,
     editConfig: (c) => ({
       ...c,
-      session: { ...c.session, keepaliveIntervalMs: 3_000, competingCooldownMs: 3_000 },
+      session: { ...c.session, keepaliveIntervalMs: 3_000, competingCooldownMs: 3_000, outageReportAfterMs: 10_000 },
       browser: { ...c.browser, loginTimeoutMs: 10_000 },
     }),
   });
@@ -116,6 +116,7 @@ async function startPaperRun(stack: TestStack): Promise<void> {
     keepaliveIntervalMs: stack.config.session.keepaliveIntervalMs,
     maxFailedLoginsPerDay: stack.config.session.maxFailedLoginsPerDay,
     competingCooldownMs: stack.config.session.competingCooldownMs,
+    outageReportAfterMs: stack.config.session.outageReportAfterMs,
     ...(stack.config.session.maintenance ? { maintenance: stack.config.session.maintenance } : {}),
   };
   await stack.client.workflow.start<typeof sessionWorkflow>('sessionWorkflow', {
@@ -190,6 +191,17 @@ async function recordPaper(stack: TestStack): Promise<void> {
     await waitState(stack, u, 'unavailable', 30_000);
     await simControl(sim, 'DELETE', '/sim/control/faults');
     await waitState(stack, u, 'usable');
+  });
+
+  // IBKR unreachable behind a running gateway: an outage (a forced login declined without a
+  // browser), reported past its threshold, over by itself once IBKR answers again.
+  await scenario('session-paper-ibkr-unreachable', async () => {
+    await simControl(sim, 'PUT', '/sim/control/ibkr', { reachable: false, forMs: 120_000 });
+    await waitState(stack, u, 'unavailable', 60_000, (s) => s.outage?.kind === 'ibkr_unreachable');
+    await sessionHandle(stack, u).signal(forceReloginSignal);
+    await waitState(stack, u, 'unavailable', 90_000, (s) => typeof s.outage?.reportedAt === 'string');
+    await simControl(sim, 'PUT', '/sim/control/ibkr', { reachable: true });
+    await waitState(stack, u, 'usable', 120_000);
   });
 
   // A changed login page: manual_action_required until forceRelogin.
