@@ -118,7 +118,8 @@ Examples:
       note(`sending ${opts.pattern} traffic to ${new URL(opts.target).origin} for ${opts.duration / 1000} s (Ctrl-C ends early)`);
       let summary: NoiseSummary;
       try {
-        summary = await runNoise({ ...noiseOpts, signal: stop.signal, onProgress: (s) => note(progressLine(s)) });
+        // Twice a second, so even a one-second run shows its progress before the summary.
+        summary = await runNoise({ ...noiseOpts, signal: stop.signal, progressEveryMs: 500, onProgress: (s) => note(progressLine(s)) });
       } finally {
         process.off('SIGINT', onSignal);
       }
