@@ -86,7 +86,7 @@ test('the gateway serves the real one\'s certificate: self-signed "Client Portal
   expect(cert.subject.CN).toBe('Client Portal Web API');
   expect(new Date(cert.valid_to).getUTCFullYear()).toBe(2019);
   // The sessions became usable through it: the browser login, the REST client and the depth websocket.
-  expect(await depthRowsSince(paper.id, 0)).toBeGreaterThan(0);
+  await waitFor('depth rows through it', async () => ((await depthRowsSince(paper.id, 0)) > 0 ? true : null), 60_000);
 });
 
 test('IBKR unreachable: unavailable with an outage named as such, reported past the threshold; no browser login, nothing charged; back by itself', async () => {
