@@ -2,13 +2,14 @@ import { simControl } from '../sim/controlClient';
 import type { SessionStatus } from '../src/contract/sessionStatus';
 import { forceRelogin, querySessionStatus, signalPaused } from '../src/operations/sessionControl';
 import type { SimHandle } from '../sim';
+import { ibkrUnreachable } from './ibkrUnreachable';
 import { judgeNoOutage } from './noOutageAudit';
 import { startNoOutageWatch } from './noOutageWatch';
 import { noisyCoTenant, type CoTenantVariant } from './noisyCoTenant';
 import type { Rng } from './rng';
 import { sleep, type SoakConnection, type SoakStack } from './soakStack';
 
-export const FAULT_KINDS = ['session-drop', 'ws-kill', 'competing-login', 'failed-login', 'http-5xx', 'http-429', 'http-latency', 'noisy-co-tenant', 'clickhouse-restart', 'pod-kill', 'temporal-restart'] as const;
+export const FAULT_KINDS = ['session-drop', 'ws-kill', 'competing-login', 'failed-login', 'http-5xx', 'http-429', 'http-latency', 'noisy-co-tenant', 'ibkr-unreachable', 'clickhouse-restart', 'pod-kill', 'temporal-restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** One injected fault: the connections it may take down, and until when (plus a recovery grace). */
@@ -137,6 +138,16 @@ function otherFaultsDuring(self: FaultSpan, c: SoakConnection, fromMs: number, t
 /** Options of single fault kinds (the fixed plan pins them). */
 export interface FaultOptions {
   coTenant?: CoTenantVariant;
+  /** How long the pod is cut off from IBKR (default: 2–5 min at random). */
+  ibkrUnreachableMs?: number;
+}
+
+/** The connections a fault may take down, known before it runs (other faults' audits consult them meanwhile). */
+function targetsOf(stack: SoakStack, kind: FaultKind, c: SoakConnection): string[] {
+  if (kind === 'temporal-restart') return stack.connections.map((x) => x.id);
+  if (kind === 'clickhouse-restart') return [];
+  if (kind === 'ibkr-unreachable') return stack.connections.filter((x) => x.pod === c.pod).map((x) => x.id);
+  return [c.id];
 }
 
 /** Penalty boxes and refusals the noisy co-tenants caused on purpose (straight at the gateway), by pod. */
@@ -144,7 +155,7 @@ export const coTenantPacing = new Map<string, { boxes: number; rejected: number 
 
 /** Injects one fault and returns once its own action is over (servers back, the operator's step done, or its audit done). */
 export async function injectFault(ctx: FaultContext, kind: FaultKind, c: SoakConnection, opts: FaultOptions = {}): Promise<Outage> {
-  const span: FaultSpan = { kind, targets: kind === 'temporal-restart' ? ctx.stack.connections.map((x) => x.id) : kind === 'clickhouse-restart' ? [] : [c.id], startMs: Date.now(), endMs: null, graceMs: 0 };
+  const span: FaultSpan = { kind, targets: targetsOf(ctx.stack, kind, c), startMs: Date.now(), endMs: null, graceMs: 0 };
   spans.push(span);
   try {
     const o = await injectOne(ctx, kind, c, opts, span);
@@ -251,6 +262,11 @@ async function injectOne(ctx: FaultContext, kind: FaultKind, c: SoakConnection, 
         coTenantPacing.set(c.pod, { boxes: mine.boxes + r.boxes, rejected: mine.rejected + r.rejected });
       }
       return outage(r.detail, [], 0, { expected: r.expected, ok: r.ok });
+    }
+    case 'ibkr-unreachable': {
+      const r = await ibkrUnreachable(stack, c.pod, opts.ibkrUnreachableMs ?? rng.int(120_000, 300_000), (t, from, to) => otherFaultsDuring(span, t, from, to));
+      // The grace covers the recovery: a fresh login when IBKR ended the idle session meanwhile, a new depth stream.
+      return outage(r.detail, r.targets, 120_000, { expected: r.expected, ok: r.ok });
     }
     case 'clickhouse-restart': {
       const downMs = rng.int(3_000, 15_000);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startConnectionWorkflows } from '../src/operations/connectionWorkflows';
 import { allWorkflowHistories } from '../src/operations/workflowHistory';
 import type { SimStatsSnapshot } from '../sim';
+import { setIbkrReachability } from '../sim/controlClient';
 import { qualifiedName, quoteString } from '../src/clickhouse/sql';
 import { needlesOf, scanBuffer, scanDir, scanObject, type LeakHit } from './canary';
 import { auditConnection, auditFailures, type DepthAudit, type StreamStat } from './depthAudit';
@@ -98,7 +99,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const ctx: FaultContext = { stack, rng, log, loginFaultsLeft: new Map(stack.connections.map((c) => [c.id, budget - 1])) };
     const faults: Outage[] = [];
     const run: Run = async (kind, c, faultOpts) => {
-      log(`  + ${new Date().toISOString().slice(11, 19)} ${kind}${faultOpts?.coTenant ? ` (${faultOpts.coTenant})` : ''} → ${c.id}`);
+      log(`  + ${new Date().toISOString().slice(11, 19)} ${kind}${faultOpts?.coTenant ? ` (${faultOpts.coTenant})` : ''}${faultOpts?.ibkrUnreachableMs ? ` (${faultOpts.ibkrUnreachableMs / 1000} s)` : ''} → ${c.id}`);
       try {
         const o = await injectFault(ctx, kind, c, faultOpts);
         faults.push(o);
@@ -123,6 +124,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     for (const sim of stack.sims.values()) {
       await simControl(sim, 'DELETE', '/sim/control/faults').catch(() => undefined);
       await simControl(sim, 'DELETE', '/sim/control/pacing').catch(() => undefined);
+      await setIbkrReachability(sim, { reachable: true }).catch(() => undefined);
     }
     for (const c of stack.connections) {
       const s = await waitUsable(stack, c, SETTLE_USABLE_MS);
@@ -239,7 +241,8 @@ async function everyFaultOnce(stack: SoakStack, run: Run): Promise<void> {
   const cs = stack.connections;
   // The noisy co-tenant twice: straight at a strict gateway (a box that must end by itself) and through the app port.
   const lanes: Step[][] = [
-    [{ kind: 'session-drop' }, { kind: 'competing-login' }, { kind: 'http-429' }],
+    // Finishes first: it takes the cut off from IBKR, 45 s here (2–5 min at random would not fit the suite's time).
+    [{ kind: 'session-drop' }, { kind: 'competing-login' }, { kind: 'http-429' }, { kind: 'ibkr-unreachable', opts: { ibkrUnreachableMs: 45_000 } }],
     [{ kind: 'ws-kill' }, { kind: 'failed-login' }, { kind: 'http-latency' }, { kind: 'noisy-co-tenant', opts: { coTenant: 'app-port' } }],
     [{ kind: 'http-5xx' }, { kind: 'pod-kill' }, { kind: 'noisy-co-tenant', opts: { coTenant: 'direct-pair-strict' } }],
   ];

@@ -8,7 +8,7 @@ import { formatReport, runSoak } from '../../soak/runSoak';
 
 jest.setTimeout(600_000);
 
-test('every fault type once: no loss, no unmarked gap, no budget breach, no leaked secret; a 429 and noisy co-tenants cost no outage', async () => {
+test('every fault type once: no loss, no unmarked gap, no budget breach, no leaked secret; a 429 and noisy co-tenants cost no outage; IBKR unreachable is named and recovers by itself', async () => {
   // A pinned default keeps CI repeatable; `npm run soak` explores random seeds.
   const seed = Number(process.env.IBFLOW_SOAK_SEED ?? 42);
   const lines: string[] = [];
@@ -30,6 +30,11 @@ test('every fault type once: no loss, no unmarked gap, no budget breach, no leak
   const noOutage = report.faults.filter((f) => f.kind === 'http-429' || f.kind === 'noisy-co-tenant');
   expect(noOutage.map((f) => f.detail.match(/^429|\((direct-pair-strict|app-port)/)?.[0]).sort()).toEqual(['(app-port', '(direct-pair-strict', '429']);
   for (const f of noOutage) expect([f.detail, f.check?.ok]).toEqual([f.detail, true]);
+  // IBKR unreachable (45 s here): named as such, no login or charge meanwhile, back by itself.
+  const cutOff = report.faults.filter((f) => f.kind === 'ibkr-unreachable');
+  expect(cutOff).toHaveLength(1);
+  expect([cutOff[0].detail, cutOff[0].check?.ok]).toEqual([cutOff[0].detail, true]);
+  expect(cutOff[0].detail).toMatch(/outage named ibkr_unreachable after \d+ s/);
   expect(report.pacing.coTenantBoxes).toBeGreaterThanOrEqual(1); // the strict gateway did box the pod: the audit saw a box end
   expect(report.pacing.unintendedBoxes).toEqual([]);
   expect(report.rateLimitedOutages).toEqual([]);
