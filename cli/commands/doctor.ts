@@ -143,7 +143,7 @@ const CERT_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN
  * pod's clock right? Asks one of the gateway's own pages (`/`, the login redirect) and one it passes
  * on to IBKR (the login page) — never /v1/api, so a probe never spends the API's pacing.
  */
-async function checkGateway(c: ConnectionConfig): Promise<CheckResult[]> {
+export async function checkGateway(c: ConnectionConfig): Promise<CheckResult[]> {
   const name = `gateway ${c.id}`;
   const origin = new URL(c.gateway.url).origin;
   const https = new URL(c.gateway.url).protocol === 'https:';
