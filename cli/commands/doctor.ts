@@ -279,6 +279,18 @@ export function sessionCheck(connectionId: string, workflow: string, s: SessionS
       fix: "find the program on this pod that calls the gateway too often, and point it at ibflow's app port (docs/app-port.md); the session and depth carry on over the websocket meanwhile",
     };
   }
+  if (s.outage) {
+    const what = s.outage.kind === 'ibkr_unreachable' ? 'IBKR unreachable through the gateway' : 'the gateway not running';
+    return {
+      name,
+      status: s.outage.reportedAt ? 'fail' : 'warn',
+      detail: `${s.state} ${since}: an outage, ${what} since ${s.outage.since}${s.outage.reportedAt ? ` (reported as lasting at ${s.outage.reportedAt})` : ''}; no login is attempted meanwhile${s.nextAttemptAt ? `; next check ${s.nextAttemptAt}` : ''}`,
+      fix:
+        s.outage.kind === 'ibkr_unreachable'
+          ? "check this pod's internet connection to IBKR and IBKR's system status; the session recovers by itself once IBKR answers"
+          : 'start the Client Portal Gateway on the pod of this connection; the session recovers by itself once it answers',
+    };
+  }
   switch (s.state) {
     case 'usable': {
       const skewMs = s.clockSkewMs;
