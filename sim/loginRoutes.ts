@@ -49,13 +49,16 @@ export async function handleLoginRoute(deps: LoginDeps, req: IncomingMessage, re
     return true;
   }
   if (path === '/sso/Login' && req.method === 'HEAD') {
-    // The page's headers only (what a reachability probe asks): nothing rendered, no fault used up.
+    // The page's headers only: nothing rendered, no fault used up.
     res.writeHead(200, { 'Content-Type': 'text/html;charset=utf-8', 'Content-Length': Buffer.byteLength(LOGIN_PAGE_HTML), 'Cache-Control': 'no-store' });
     res.end();
     return true;
   }
   if (path === '/sso/Login' && req.method === 'GET') {
-    const changed = deps.faults.takeLogin(['page-change']) !== undefined;
+    // A changed page is served to a browser's page load (it accepts HTML), not to a probe of the
+    // page (ibflow's reachability check, doctor), so the fault reaches the login it was meant for.
+    const browserLoad = String(req.headers.accept ?? '').includes('text/html');
+    const changed = browserLoad && deps.faults.takeLogin(['page-change']) !== undefined;
     if (changed) deps.log('login fault injected', { kind: 'page-change' });
     sendHtml(res, 200, changed ? CHANGED_LOGIN_PAGE_HTML : LOGIN_PAGE_HTML, { 'Cache-Control': 'no-store' });
     return true;

@@ -22,8 +22,9 @@ export const GATEWAY_REACHES: readonly GatewayReach[] = ['answering', 'not_runni
 /** A path every gateway answers by itself, without IBKR: the redirect to the login page. */
 export const LOCAL_PATH = '/';
 /**
- * A path the gateway passes on to IBKR without spending the API's pacing: the login page, asked
- * with HEAD so that nothing is rendered or started there.
+ * A path the gateway passes on to IBKR without spending the API's pacing: the login page, fetched
+ * like a browser would (GET; the body is discarded) — the one request real gateways are known to
+ * pass on for every login.
  */
 export const PASSED_ON_PATH = '/sso/Login?forwardTo=22&RL=1&ip2loc=on';
 
@@ -81,7 +82,7 @@ export interface ReachReport {
 export async function probeGatewayReach(baseUrl: string, opts: { verifyTls: boolean; timeoutMs: number }): Promise<ReachReport> {
   const [local, passedOn] = await Promise.all([
     gatewayAnswersLocally(baseUrl, opts.verifyTls, opts.timeoutMs),
-    probeOnce(new URL(PASSED_ON_PATH, baseUrl), { ...opts, method: 'HEAD' }),
+    probeOnce(new URL(PASSED_ON_PATH, baseUrl), opts),
   ]);
   if (local.code !== undefined && isNotRunningCode(local.code)) return { reach: 'not_running', local };
   if (passedOn.code === undefined) return { reach: 'answering', local, passedOn };

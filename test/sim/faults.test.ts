@@ -38,10 +38,12 @@ describe('control-plane faults', () => {
     expect(raced).toBe('still waiting');
 
     await control('POST', 'login-faults', { kind: 'page-change' });
-    const changed = (await http(sim.url, 'GET', '/sso/Login')).text;
+    const page = { headers: { Accept: 'text/html,application/xhtml+xml' } }; // a browser's page load
+    expect((await http(sim.url, 'GET', '/sso/Login')).text).toContain('id="xyz-field-username"'); // a probe does not use it up
+    const changed = (await http(sim.url, 'GET', '/sso/Login', page)).text;
     expect(changed).not.toContain('xyz-field-username');
     expect(changed).not.toContain('xyz-button-login');
-    expect((await http(sim.url, 'GET', '/sso/Login')).text).toContain('id="xyz-field-username"');
+    expect((await http(sim.url, 'GET', '/sso/Login', page)).text).toContain('id="xyz-field-username"');
     expect((await http(sim.controlUrl, 'GET', '/sim/control/stats')).json().logins.paperuser).toMatchObject({ failed: 2, ok: 1 });
     await sim.close(); // ends the hanging request
     expect(await hanging).toHaveProperty('message'); // the request failed, it was never answered
