@@ -89,7 +89,7 @@ test('the gateway serves the real one\'s certificate: self-signed "Client Portal
   await waitFor('depth rows through it', async () => ((await depthRowsSince(paper.id, 0)) > 0 ? true : null), 60_000);
 });
 
-test('IBKR unreachable: unavailable with an outage named as such, reported past the threshold; no browser login, nothing charged; back by itself', async () => {
+test('IBKR unreachable: unavailable with an outage named as such, reported past the threshold; no browser login, nothing charged; back by itself with one fresh login, IBKR having ended the session meanwhile', async () => {
   const sim = stack.sims.get(paper.pod)!;
   const from = Date.now();
   const before = await loginStats(sim, paper.username);
@@ -110,6 +110,8 @@ test('IBKR unreachable: unavailable with an outage named as such, reported past 
     await waitFor('the outage reported past its threshold', async () => ((await events(paper.id, from)).some((e) => /^outage: IBKR unreachable through the gateway for more than 10 s/.test(e.reason)) ? true : null), 90_000);
     expect((await status(paper.username))?.outage?.reportedAt).toEqual(expect.any(String));
     expect((await ibkrReachability(sim)).hungRequests).toBeGreaterThanOrEqual(0);
+    // IBKR ends the session meanwhile (as its idle timeout would after about 6 minutes).
+    await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'expire' });
   } finally {
     await setIbkrReachability(sim, { reachable: true });
   }
@@ -122,6 +124,9 @@ test('IBKR unreachable: unavailable with an outage named as such, reported past 
   // Nothing reached IBKR's login while it was away, and nothing was charged to the budget.
   const after = await loginStats(sim, paper.username);
   expect(after.failed).toBe(before.failed);
+  // Back, IBKR said the session was gone: one fresh login, named as such.
+  expect(after.ok).toBe(before.ok + 1);
+  expect(all.filter((e) => e.state === 'logging_in').map((e) => e.reason).at(-1)).toMatch(/^IBKR answers, the session is gone/);
   expect(all.filter((e) => e.state === 'manual_action_required')).toEqual([]);
   await waitFor('depth rows again', async () => ((await depthRowsSince(paper.id, backAt)) > 0 ? true : null), 60_000);
 });
