@@ -216,7 +216,9 @@ async function injectOne(ctx: FaultContext, kind: FaultKind, c: SoakConnection, 
         return outage(`next login of ${c.id} hangs (timeout)`, [c.id], 60_000, { expected: 'retried after the hanging login and became usable', ok: back !== null });
       }
       // Permanent for the workflow: it must stop and ask a human after this one failure.
-      const manual = await waitState(stack, c, (s) => s.state === 'manual_action_required', 120_000);
+      const loginBefore = (await sessionStatus(stack, c))?.lastLoginAt ?? null;
+      const settled = await waitState(stack, c, (s) => s.state === 'manual_action_required' || (s.state === 'usable' && s.lastLoginAt !== loginBefore), 120_000);
+      const manual = settled?.state === 'manual_action_required' ? settled : null;
       let heard = false;
       if (manual) {
         await sleep(rng.int(2_000, 5_000)); // nobody retries meanwhile; the budget check counts attempts
@@ -224,9 +226,13 @@ async function injectOne(ctx: FaultContext, kind: FaultKind, c: SoakConnection, 
       } else {
         await simControl(sim, 'DELETE', '/sim/control/faults').catch(() => undefined);
       }
-      return outage(`next login of ${c.id} fails (${faultKind}); operator resumed`, [c.id], 90_000, {
+      // A failure reported just as the Temporal server restarts (or its pod worker dies) can be lost:
+      // the workflow then sees the attempt time out, and the next login (the fault used up) succeeds.
+      const lostBy = manual ? [] : otherFaultsDuring(span, c, startMs, Date.now()).filter((k) => k === 'temporal-restart' || k === 'pod-kill');
+      const excused = settled !== null && !manual && lostBy.length > 0;
+      return outage(`next login of ${c.id} fails (${faultKind}); ${manual ? 'operator resumed' : excused ? `the failure was lost in a ${lostBy.join(', ')} (excused): the next login succeeded` : 'no manual_action_required'}`, [c.id], 90_000, {
         expected: `${faultKind}: one failed attempt, then manual_action_required until resumed`,
-        ok: manual !== null && heard,
+        ok: (manual !== null && heard) || excused,
       });
     }
     case 'http-5xx': {
