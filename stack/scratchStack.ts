@@ -26,7 +26,7 @@ export async function startScratchStack(opts: ScratchStackOptions = {}): Promise
     try {
       return await startScratchStackOnce(opts);
     } catch (err) {
-      if (attempt >= 3 || !/EADDRINUSE/.test(String((err as Error)?.message ?? err))) throw err;
+      if (attempt >= 3 || !/EADDRINUSE|address already in use/i.test(String((err as Error)?.message ?? err))) throw err;
     }
   }
 }

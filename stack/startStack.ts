@@ -134,6 +134,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     supervisor.beginStop();
     await closeClients();
     await supervisor.stopAll();
+    // The bundle started above must not go on compiling after the caller gave up (in a test, jest
+    // tears its module registry down, and webpack then fails the next test file in the process).
+    if (opts.workers === 'in-process') await bundleOnce().catch(() => undefined);
     throw err;
   }
 }

@@ -41,9 +41,14 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const child = spawn(temporalBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
+  // The end of what it wrote, kept here: its reason for exiting (a port in use) goes into the error.
+  let tail = '';
+  const keepTail = (chunk: Buffer) => void (tail = (tail + chunk.toString('utf8')).slice(-2_000));
+  child.stdout?.on('data', keepTail);
+  child.stderr?.on('data', keepTail);
   const address = `127.0.0.1:${opts.port}`;
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`temporal dev server exited with ${code}; see ${opts.logFile}`))),
+    child.once('close', (code) => reject(new Error(`temporal dev server exited with ${code}: ${lastLine(tail)}; see ${opts.logFile}`))),
   );
   exited.catch(() => undefined);
   await Promise.race([waitForTemporal(address, 60_000), exited]);
@@ -89,4 +94,9 @@ export function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> 
 
 export function temporalPaths(stateDir: string): { dbFile: string; logFile: string } {
   return { dbFile: join(stateDir, 'temporal', 'temporal.db'), logFile: join(stateDir, 'logs', 'temporal.log') };
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return (lines.at(-1) ?? 'no output').slice(0, 300);
 }
