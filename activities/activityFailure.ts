@@ -32,7 +32,7 @@ export function gatewayFailure(err: unknown): Error {
  * A gateway that is not running, or IBKR unreachable behind it: an outage, retried by the workflow
  * without charging anything to the login budget.
  */
-export function reachFailure(reach: Exclude<GatewayReach, 'answering'>, message: string): ApplicationFailure {
+export function reachFailure(reach: Exclude<GatewayReach, 'answering'>, message: string, details?: unknown[]): ApplicationFailure {
   const type = reach === 'not_running' ? FailureType.GatewayNotRunning : reach === 'ibkr_unreachable' ? FailureType.IbkrUnreachable : FailureType.GatewayUnavailable;
-  return ApplicationFailure.create({ type, message });
+  return ApplicationFailure.create({ type, message, ...(details ? { details } : {}) });
 }

@@ -56,9 +56,9 @@ export function createLoginWithBrowser(deps: PodDependencies) {
     let typedCode = '';
     const heartbeat = setInterval(() => ctx.heartbeat(), 5_000);
     /** Null while the gateway and IBKR behind it answer; else the outage, as the failure to throw. */
-    const outage = async (what: string): Promise<ApplicationFailure | null> => {
+    const outage = async (what: string, details?: unknown[]): Promise<ApplicationFailure | null> => {
       const { reach } = await probeGatewayReach(connection.gateway.url, { verifyTls: connection.gateway.verifyTls, timeoutMs: PREFLIGHT_TIMEOUT_MS });
-      return reach === 'answering' ? null : reachFailure(reach, `${what}: ${describeReach(reach, new URL(connection.gateway.url).origin)}`);
+      return reach === 'answering' ? null : reachFailure(reach, `${what}: ${describeReach(reach, new URL(connection.gateway.url).origin)}`, details);
     };
     try {
       // A login page that cannot load is an outage, not a failed login: no browser, nothing charged.
@@ -103,10 +103,10 @@ export function createLoginWithBrowser(deps: PodDependencies) {
       if (!(err instanceof BrowserLoginError)) throw err;
       if (err.kind === 'timeout' || err.kind === 'page_changed') {
         // The page stopped loading halfway: IBKR (or the gateway) went away during the login.
-        const during = await outage(`browser login interrupted (${err.kind === 'timeout' ? 'it timed out' : 'the page did not load as expected'})`);
+        const during = await outage(`browser login interrupted (${err.kind === 'timeout' ? 'it timed out' : 'the page did not load as expected'})`, [{ totpStep }]);
         if (during) {
           deps.log.warn({ connectionId, kind: err.kind, type: during.type, evidence: err.evidence?.screenshot }, 'browser login interrupted by an outage');
-          throw ApplicationFailure.create({ type: during.type ?? undefined, message: during.message, details: [{ totpStep }] });
+          throw during;
         }
       }
       deps.log.warn({ connectionId, kind: err.kind, evidence: err.evidence?.screenshot }, 'browser login failed');

@@ -137,9 +137,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     const started = (status.pacing ?? null) === null;
     status.pacing = penalty;
     if (status.state === 'usable') status.reason = usableReason({ serverName: usableBecause, clockSkewMs: status.clockSkewMs, pacing: penalty });
-    void eventLog
-      .recordSessionEvent({ tsMs: Date.now(), connection: connectionId, workflowId: wf.workflowInfo().workflowId, state: status.state, previousState: status.state, reason: pacingEventReason(penalty, started) })
-      .catch(() => undefined);
+    recordEvent(status.state, pacingEventReason(penalty, started));
   }
 
   wf.upsertSearchAttributes([
@@ -148,7 +146,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   ]);
   wf.upsertMemo({ connectionId, mode: facts.mode, pod: facts.pod });
 
-  /** A row in the session's event log; the session never waits for ClickHouse (a day-long outage loses events). */
+  /** A row in the session's event log, in the current state; the session never waits for ClickHouse (a day-long outage loses events). */
   function recordEvent(previous: SessionState, reason: string): void {
     void eventLog
       .recordSessionEvent({ tsMs: Date.now(), connection: connectionId, workflowId: wf.workflowInfo().workflowId, state: status.state, previousState: previous, reason })
@@ -173,9 +171,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     status.state = state;
     status.since = new Date().toISOString();
     wf.upsertSearchAttributes([{ key: IbflowState, value: state }]);
-    void eventLog
-      .recordSessionEvent({ tsMs: Date.now(), connection: connectionId, workflowId: wf.workflowInfo().workflowId, state, previousState: previous, reason })
-      .catch(() => undefined); // the session never waits for ClickHouse; a day-long outage loses events
+    recordEvent(previous, reason);
     if (facts.hasInstruments && (state === 'usable' || previous === 'usable')) {
       void wf
         .getExternalWorkflowHandle(depthWorkflowId(connectionId))

@@ -145,9 +145,8 @@ const CERT_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN
  */
 export async function checkGateway(c: ConnectionConfig): Promise<CheckResult[]> {
   const name = `gateway ${c.id}`;
-  const origin = new URL(c.gateway.url).origin;
-  const https = new URL(c.gateway.url).protocol === 'https:';
-  const strict = https ? await probeOnce(new URL(LOCAL_PATH, c.gateway.url), { verifyTls: true, timeoutMs: TIMEOUT_MS }) : null;
+  const { origin, protocol } = new URL(c.gateway.url);
+  const strict = protocol === 'https:' ? await probeOnce(new URL(LOCAL_PATH, c.gateway.url), { verifyTls: true, timeoutMs: TIMEOUT_MS }) : null;
   let tls: CheckResult;
   if (!strict) tls = { name: `${name} tls`, status: 'warn', detail: 'plain http (listenSsl: false): traffic is not encrypted', fix: 'fine on loopback; use https otherwise' };
   else if (strict.code === undefined) tls = { name: `${name} tls`, status: 'ok', detail: 'certificate trusted' };

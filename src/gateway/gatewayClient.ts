@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { GatewayError } from './gatewayError';
 import { GatewayPacer } from './gatewayPacer';
-import { describeReach, gatewayAnswersLocally, isNotRunningCode, ReachTracker } from './gatewayReach';
+import { describeReach, gatewayAnswersLocally, isNotRunningCode, ReachTracker, reachWithoutAnswer } from './gatewayReach';
 import { PenaltyBox, retryAfterMs } from './penaltyBox';
 import { SessionKnowledge } from './sessionKnowledge';
 
@@ -203,8 +203,7 @@ export class GatewayClient {
       return new GatewayError('unavailable', `${path}: ${describeReach('not_running', where)} (${err.code})`, undefined, undefined, false, 'not_running');
     }
     if (!timedOut) return new GatewayError('unavailable', `${path}: gateway unreachable (${err.code ?? err.message})`);
-    const local = await gatewayAnswersLocally(this.opts.baseUrl, this.opts.verifyTls);
-    const reach = local.code === undefined ? 'ibkr_unreachable' : isNotRunningCode(local.code) ? 'not_running' : 'unresponsive';
+    const reach = reachWithoutAnswer(await gatewayAnswersLocally(this.opts.baseUrl, this.opts.verifyTls));
     this.reach.set(reach);
     return new GatewayError('unavailable', `${path}: no answer within ${this.timeoutMs} ms; ${describeReach(reach, where)}`, undefined, undefined, false, reach);
   }

@@ -84,10 +84,16 @@ export async function probeGatewayReach(baseUrl: string, opts: { verifyTls: bool
     gatewayAnswersLocally(baseUrl, opts.verifyTls, opts.timeoutMs),
     probeOnce(new URL(PASSED_ON_PATH, baseUrl), opts),
   ]);
-  if (local.code !== undefined && isNotRunningCode(local.code)) return { reach: 'not_running', local };
+  const unanswered = reachWithoutAnswer(local);
+  if (unanswered === 'not_running') return { reach: 'not_running', local };
   if (passedOn.code === undefined) return { reach: 'answering', local, passedOn };
-  if (local.code === undefined) return { reach: 'ibkr_unreachable', local, passedOn };
-  return { reach: 'unresponsive', local, passedOn };
+  return { reach: unanswered, local, passedOn };
+}
+
+/** What a passed-on request that got no answer means, given how one of the gateway's own pages answered. */
+export function reachWithoutAnswer(local: ProbeAnswer): Exclude<GatewayReach, 'answering'> {
+  if (local.code === undefined) return 'ibkr_unreachable';
+  return isNotRunningCode(local.code) ? 'not_running' : 'unresponsive';
 }
 
 /** The words ibflow uses for each situation (status reasons, doctor, logs). */
