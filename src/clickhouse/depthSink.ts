@@ -20,12 +20,21 @@
  * batches — the insert order never changes. A full spill (`SpillFullError`) or a failing disk is
  * logged as an error, counted in `spillStats().spillFullErrors` / `spillWriteErrors`, and batches
  * stay in memory (backpressure) until there is room; a disk error never drops a batch. See docs/clickhouse.md, "Durability".
+ *
+ * Quarantine (with `quarantine: { dir, pod }`): each failed insert is classified
+ * (src/clickhouse/insertErrorKind.ts). Transient failures are retried as above, for ever. A batch
+ * the server refuses for good (`permanent`, confirmed by a second attempt; `unknown` codes after a
+ * few) is set aside on disk (src/clickhouse/quarantine.ts), a gap row per stream marks the hole in
+ * the depth table, listeners hear of it, and the batches behind it go on. Without a quarantine
+ * directory such a batch is retried for ever, as before.
  */
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { DepthRow } from '../book/depthRow';
 import { nowNs } from '../gateway/gatewaySocket';
+import { classifyInsertError, type ClassifiedInsertError } from './insertErrorKind';
+import { QuarantineStore, type QuarantineRecord } from './quarantine';
 import { DEPTH_COLUMNS, DepthRowBinaryWriter, validateDepthRows } from './rowBinary';
 import { SpillCorruptError, SpillFullError, SpillStore } from './spill';
 import { qualifiedName } from './sql';
@@ -60,6 +69,19 @@ export interface DepthSinkOptions {
   spill?: { dir: string; maxBytes: number };
   /** Called after each successful insert (benchmarks: receipt → queryable latency). */
   onBatchInserted?: (info: BatchInsertedInfo) => void;
+  /** Set aside batches the server refuses for good, here (see the file header). Off without it. */
+  quarantine?: { dir: string; maxBytes?: number; pod: string };
+  /**
+   * Failed attempts at one batch before it is quarantined: `permanent` errors (default 2: one retry
+   * confirms the refusal is not a fluke of a server still loading its tables), `unknown` ones (default 5).
+   */
+  quarantineAfter?: { permanent?: number; unknown?: number };
+}
+
+/** A batch the sink set aside, and the gap rows it wrote for the hole. */
+export interface QuarantinedBatch {
+  record: QuarantineRecord;
+  markers: DepthRow[];
 }
 
 export interface BatchInsertedInfo {
@@ -79,6 +101,11 @@ export interface DepthSinkStats {
   insertErrors: number;
   /** Rows pushed and held in memory, not yet inserted (open batch + sealed + in flight). */
   bufferedRows: number;
+  /** Batches and rows set aside in the quarantine since the sink started. */
+  batchesQuarantined: number;
+  rowsQuarantined: number;
+  /** The latest failed insert, classified; null once a later insert succeeded. */
+  lastInsertError: ClassifiedInsertError | null;
 }
 
 /** The spill's side of the sink (`spillStats()`), and the lag. */
@@ -135,6 +162,15 @@ export class DepthSink {
   private readonly log: DepthSinkLogger;
   private readonly spill: SpillStore | null;
   private readonly onBatchInserted: ((info: BatchInsertedInfo) => void) | null;
+  private readonly database: string;
+  private readonly table: string;
+  private readonly quarantine: { store: QuarantineStore; pod: string } | null;
+  private readonly quarantineAfterPermanent: number;
+  private readonly quarantineAfterUnknown: number;
+  private readonly quarantineListeners = new Set<(q: QuarantinedBatch) => void>();
+  private batchesQuarantined = 0;
+  private rowsQuarantined = 0;
+  private lastInsertError: ClassifiedInsertError | null = null;
 
   private open: DepthRowBinaryWriter | null = null;
   private openTimer: NodeJS.Timeout | null = null;
@@ -175,7 +211,12 @@ export class DepthSink {
       throw new RangeError(`DepthSink retry: need 0 < initialMs <= maxMs, got ${this.retryInitialMs}, ${this.retryMaxMs}`);
     }
     this.log = opts.log ?? noopLogger;
-    const table = qualifiedName(opts.database ?? 'ibflow', opts.table ?? 'depth');
+    this.database = opts.database ?? 'ibflow';
+    this.table = opts.table ?? 'depth';
+    const table = qualifiedName(this.database, this.table);
+    this.quarantine = opts.quarantine ? { store: new QuarantineStore(opts.quarantine), pod: opts.quarantine.pod } : null;
+    this.quarantineAfterPermanent = positiveInt('quarantineAfter.permanent', opts.quarantineAfter?.permanent ?? 2);
+    this.quarantineAfterUnknown = positiveInt('quarantineAfter.unknown', opts.quarantineAfter?.unknown ?? 5);
     this.insertQuery = `INSERT INTO ${table} (${DEPTH_COLUMNS.join(', ')}) FORMAT RowBinary`;
     this.spill = opts.spill ? new SpillStore(opts.spill) : null;
     this.onBatchInserted = opts.onBatchInserted ?? null;
@@ -193,6 +234,16 @@ export class DepthSink {
     if (this.closed) throw new SinkClosedError('DepthSink is closed');
     if (rows.length === 0) return;
     validateDepthRows(rows);
+    this.append(rows);
+    if (this.buffered > this.maxBufferedRows) {
+      // Do not let a partly filled batch sit on its timer while callers wait for room.
+      this.seal();
+      await new Promise<void>((resolve) => this.roomWaiters.push({ resolve }));
+    }
+  }
+
+  /** Encodes valid rows into the open batch, sealing full ones. */
+  private append(rows: readonly DepthRow[]): void {
     let i = 0;
     while (i < rows.length) {
       if (this.open === null) {
@@ -210,16 +261,18 @@ export class DepthSink {
       this.openLastNs = rows[i - 1]!.receivedNs;
       if (this.open.rows >= this.maxRows) this.seal();
     }
-    if (this.buffered > this.maxBufferedRows) {
-      // Do not let a partly filled batch sit on its timer while callers wait for room.
-      this.seal();
-      await new Promise<void>((resolve) => this.roomWaiters.push({ resolve }));
-    }
+  }
+
+  /** Tells `listener` of every batch set aside in the quarantine; returns the unsubscribe. */
+  onQuarantine(listener: (q: QuarantinedBatch) => void): () => void {
+    this.quarantineListeners.add(listener);
+    return () => this.quarantineListeners.delete(listener);
   }
 
   /**
-   * Resolves once every row pushed before this call is inserted — or, with `durable`, inserted or
-   * written to the disk spill (where it survives this process and is replayed by the next sink).
+   * Resolves once every row pushed before this call is inserted (or quarantined) — or, with
+   * `durable`, inserted or written to the disk spill (where it survives this process and is
+   * replayed by the next sink).
    */
   flush(opts: { durable?: boolean } = {}): Promise<void> {
     this.seal();
@@ -235,7 +288,9 @@ export class DepthSink {
    */
   async close(): Promise<void> {
     this.closed = true;
-    await this.flush({ durable: true });
+    // A batch quarantined meanwhile adds its gap rows after the flush began: flush those too.
+    do await this.flush({ durable: true });
+    while (this.open !== null && this.open.rows > 0);
   }
 
   stats(): DepthSinkStats {
@@ -244,6 +299,9 @@ export class DepthSink {
       batchesInserted: this.batchesInserted,
       insertErrors: this.insertErrors,
       bufferedRows: this.buffered,
+      batchesQuarantined: this.batchesQuarantined,
+      rowsQuarantined: this.rowsQuarantined,
+      lastInsertError: this.lastInsertError,
     };
   }
 
@@ -341,7 +399,7 @@ export class DepthSink {
             if (err instanceof SpillCorruptError) {
               let kept: string | undefined;
               try {
-                kept = this.spill!.quarantineHead();
+                kept = this.spill!.setAsideCorruptHead();
               } catch (renameErr) {
                 kept = `(not renamed: ${messageOf(renameErr)})`;
               }
@@ -365,9 +423,34 @@ export class DepthSink {
         } catch (err) {
           attempt++;
           this.insertErrors++;
+          const failure = classifyInsertError(err);
+          this.lastInsertError = failure;
+          const batchName = segment ? `spill:${segment.number}` : batch!.id;
+          if (this.refusedForGood(failure, attempt)) {
+            const first = segment ? segment.firstNs : batch!.firstNs;
+            const last = segment ? segment.lastNs : batch!.lastNs;
+            if (this.setAside({ id: segment ? segment.batchId : batch!.id, rows, bytes, firstNs: first, lastNs: last }, failure, attempt)) {
+              if (segment) {
+                try {
+                  this.spill!.removeHead();
+                } catch (removeErr) {
+                  this.log.warn({ err: messageOf(removeErr), segment: segment.file }, 'quarantined spill segment could not be deleted; the next start tries it again');
+                }
+              } else {
+                this.sealed.shift();
+                this.buffered -= batch!.rows;
+              }
+              const batchId = segment ? segment.batchId : batch!.id;
+              if (batchId > this.lastInsertedBatchId) this.lastInsertedBatchId = batchId;
+              if (batchId > this.lastDurableBatchId) this.lastDurableBatchId = batchId;
+              attempt = 0;
+              this.wake();
+              continue;
+            }
+          }
           const delay = this.retryDelayMs(attempt);
           this.log.warn(
-            { err: messageOf(err), batch: segment ? `spill:${segment.number}` : batch!.id, rows, attempt, retryInMs: delay },
+            { err: failure.message, kind: failure.kind, code: failure.code, batch: batchName, rows, attempt, retryInMs: delay },
             'depth insert failed; retrying the same batch',
           );
           if (this.spill !== null) this.spillMemory();
@@ -375,6 +458,7 @@ export class DepthSink {
           continue;
         }
         attempt = 0;
+        this.lastInsertError = null;
         let batchId: number;
         if (segment) {
           try {
@@ -407,6 +491,46 @@ export class DepthSink {
     } finally {
       this.pumping = false;
     }
+  }
+
+  private refusedForGood(failure: ClassifiedInsertError, attempt: number): boolean {
+    if (this.quarantine === null) return false;
+    if (failure.kind === 'permanent') return attempt >= this.quarantineAfterPermanent;
+    if (failure.kind === 'unknown') return attempt >= this.quarantineAfterUnknown;
+    return false;
+  }
+
+  /**
+   * Writes the batch to the quarantine and its gap rows into the sink; false when the quarantine
+   * cannot take it (full, disk error): the batch then stays where it is and is retried.
+   */
+  private setAside(batch: { id: number; rows: number; bytes: Buffer; firstNs: bigint; lastNs: bigint }, failure: ClassifiedInsertError, attempts: number): boolean {
+    const { store, pod } = this.quarantine!;
+    let record: QuarantineRecord;
+    try {
+      record = store.add(batch, { database: this.database, table: this.table, pod, error: failure, attempts });
+    } catch (err) {
+      this.log.error({ err: messageOf(err), refusedWith: failure.message, rows: batch.rows }, 'depth batch refused for good, but the quarantine cannot take it; retrying it (the sink is blocked behind it)');
+      return false;
+    }
+    this.batchesQuarantined++;
+    this.rowsQuarantined += batch.rows;
+    const markers = record.streams.map(
+      (s): DepthRow => ({ receivedNs: BigInt(s.lastNs), connection: s.connection, pod: s.pod, conid: s.conid, streamId: s.streamId, seq: s.toSeq, kind: 'gap', side: 'none', level: 0, price: 0, size: 0 }),
+    );
+    this.append(markers);
+    this.log.error(
+      { quarantine: record.id, rows: batch.rows, code: failure.code, errorName: failure.name, err: failure.message, streams: record.streams.length, dir: store.dir },
+      'ClickHouse refused a depth batch for good: set aside in the quarantine, the hole marked with gap rows; the stream goes on (ibflow depth quarantine show/replay)',
+    );
+    for (const listener of this.quarantineListeners) {
+      try {
+        listener({ record, markers });
+      } catch (err) {
+        this.log.warn({ err: messageOf(err) }, 'a quarantine listener failed');
+      }
+    }
+    return true;
   }
 
   private retryDelayMs(attempt: number): number {

@@ -100,37 +100,10 @@ export class SpillStore {
           'rows are held in memory (the stream is throttled) until ClickHouse is reachable again — raise depth.spillMaxBytes or free the disk',
       );
     }
-    const header = Buffer.alloc(SPILL_HEADER_BYTES);
-    MAGIC.copy(header, 0);
-    header.writeUInt32LE(batch.rows, 8);
-    header.writeUInt32LE(batch.bytes.length, 12);
-    header.writeUInt32LE(crc32(batch.bytes), 16);
-    header.writeBigUInt64LE(BigInt(batch.id), 20);
-    header.writeBigUInt64LE(batch.firstNs, 28);
-    header.writeBigUInt64LE(batch.lastNs, 36);
     const number = this.nextNumber++;
     const file = join(this.dir, segmentName(number));
-    const tmp = `${file}.tmp`;
-    try {
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeAll(fd, header);
-        writeAll(fd, batch.bytes);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
-    } catch (err) {
-      // Disk error (EIO, ENOSPC, a vanished dir): nothing half-written stays behind; the caller keeps the batch.
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // nothing was created
-      }
-      throw err;
-    }
-    this.fsyncDir();
+    writeSegmentFile(file, batch);
+    fsyncDir(this.dir);
     const segment: SpillSegment = { number, file, rows: batch.rows, bytes: size, batchId: batch.id, firstNs: batch.firstNs, lastNs: batch.lastNs };
     this.segments.push(segment);
     this.totalBytes += size;
@@ -139,12 +112,7 @@ export class SpillStore {
 
   /** The RowBinary payload of a segment; throws {@link SpillCorruptError} when it fails its checks. */
   read(segment: SpillSegment): Buffer {
-    const buf = readFileSync(segment.file);
-    const header = parseHeader(buf, segment.file);
-    const payload = buf.subarray(SPILL_HEADER_BYTES);
-    if (payload.length !== header.length) throw new SpillCorruptError(`${segment.file}: ${payload.length} payload bytes, header says ${header.length}`);
-    if (crc32(payload) !== header.crc) throw new SpillCorruptError(`${segment.file}: CRC mismatch`);
-    return payload;
+    return readSegmentFile(segment.file).payload;
   }
 
   /**
@@ -159,7 +127,7 @@ export class SpillStore {
   }
 
   /** Renames a segment that cannot be read to `*.corrupt` (kept for a human) and forgets it. */
-  quarantineHead(): string | undefined {
+  setAsideCorruptHead(): string | undefined {
     const segment = this.segments.shift();
     if (!segment) return undefined;
     this.totalBytes -= segment.bytes;
@@ -204,18 +172,64 @@ export class SpillStore {
     }
     this.nextNumber = found.length > 0 ? found[found.length - 1]!.number + 1 : 1;
   }
+}
 
-  private fsyncDir(): void {
+/**
+ * Writes a batch as a segment file (header + RowBinary payload) at `file`: to `<file>.tmp`,
+ * fsynced, then renamed. The caller fsyncs the directory. On a disk error nothing half-written
+ * stays behind and the error is rethrown.
+ */
+export function writeSegmentFile(file: string, batch: SpillBatch): void {
+  const header = Buffer.alloc(SPILL_HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header.writeUInt32LE(batch.rows, 8);
+  header.writeUInt32LE(batch.bytes.length, 12);
+  header.writeUInt32LE(crc32(batch.bytes), 16);
+  header.writeBigUInt64LE(BigInt(batch.id), 20);
+  header.writeBigUInt64LE(batch.firstNs, 28);
+  header.writeBigUInt64LE(batch.lastNs, 36);
+  const tmp = `${file}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w', 0o600);
     try {
-      const fd = openSync(this.dir, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // Some filesystems refuse fsync on a directory; the rename is then as durable as they make it.
+      writeAll(fd, header);
+      writeAll(fd, batch.bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
+    renameSync(tmp, file);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was created
+    }
+    throw err;
+  }
+}
+
+/** A segment file's header and payload; throws {@link SpillCorruptError} when it fails its checks. */
+export function readSegmentFile(file: string): { rows: number; firstNs: bigint; lastNs: bigint; payload: Buffer } {
+  const buf = readFileSync(file);
+  const header = parseHeader(buf, file);
+  const payload = buf.subarray(SPILL_HEADER_BYTES);
+  if (payload.length !== header.length) throw new SpillCorruptError(`${file}: ${payload.length} payload bytes, header says ${header.length}`);
+  if (crc32(payload) !== header.crc) throw new SpillCorruptError(`${file}: CRC mismatch`);
+  return { rows: header.rows, firstNs: header.firstNs, lastNs: header.lastNs, payload };
+}
+
+/** fsyncs a directory so a rename in it is durable. */
+export function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is then as durable as they make it.
   }
 }
 

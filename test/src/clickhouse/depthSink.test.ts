@@ -56,7 +56,7 @@ describe('DepthSink', () => {
       Array(3).fill('INSERT INTO `db`.`t` (date, received_ns, connection, pod, conid, stream_id, seq, kind, side, level, price, size) FORMAT RowBinary'),
     );
     expect(fake.calls.map((c) => c.bytes)).toEqual([encodeDepthRows(rows(0, 4)), encodeDepthRows(rows(4, 4)), encodeDepthRows(rows(8, 2))]);
-    expect(sink.stats()).toEqual({ rowsInserted: 10, batchesInserted: 3, insertErrors: 0, bufferedRows: 0 });
+    expect(sink.stats()).toEqual({ rowsInserted: 10, batchesInserted: 3, insertErrors: 0, bufferedRows: 0, batchesQuarantined: 0, rowsQuarantined: 0, lastInsertError: null });
     expect(fake.responsesConsumed).toBe(3);
     await sink.close();
   });
@@ -92,7 +92,7 @@ describe('DepthSink', () => {
     expect(fake.calls[5]!.bytes).toEqual(encodeDepthRows(rows(3, 2)));
     expect(warnings.map((w) => w.retryInMs)).toEqual([5, 10, 20, 20]);
     expect(warnings.map((w) => w.batch)).toEqual([1, 1, 1, 1]);
-    expect(sink.stats()).toEqual({ rowsInserted: 5, batchesInserted: 2, insertErrors: 4, bufferedRows: 0 });
+    expect(sink.stats()).toEqual({ rowsInserted: 5, batchesInserted: 2, insertErrors: 4, bufferedRows: 0, batchesQuarantined: 0, rowsQuarantined: 0, lastInsertError: null });
     await sink.close();
   });
 
