@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { startChdbServer, type ChdbServer } from '../../stack/chdb/startChdbServer';
 import { startPrivateClickHouse, type PrivateClickHouse } from '../../stack/privateClickHouse';
 
 /** A private ClickHouse whose temp data dir is removed by cleanup. */
@@ -17,6 +18,37 @@ export async function startTestClickHouse(): Promise<TestClickHouse> {
     rmSync(handle.dataDir, { recursive: true, force: true });
   };
   return handle;
+}
+
+/** What a test needs of either engine: a client, the server's URL, and cleanup. */
+export interface TestClickHouseEngine {
+  client: ClickHouseClient;
+  server: { url: string };
+  cleanup(): Promise<void>;
+}
+
+/** A current ClickHouse engine (chDB, through the HTTP shim in stack/chdb) in a temp dir removed by cleanup. */
+export interface TestModernClickHouse extends TestClickHouseEngine {
+  server: ChdbServer;
+  dataDir: string;
+  httpPort: number;
+}
+
+export async function startTestModernClickHouse(): Promise<TestModernClickHouse> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ibflow-chdb-test-'));
+  const server = await startChdbServer({ dataDir });
+  const client = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
+  return {
+    server,
+    client,
+    dataDir,
+    httpPort: server.port,
+    async cleanup() {
+      await client.close().catch(() => undefined);
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A database name no other test uses. */
