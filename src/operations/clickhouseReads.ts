@@ -12,11 +12,16 @@ export async function createClickHouseClient(config: IbflowConfig): Promise<Clic
   return createClient({ url: config.clickhouse.url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: 30_000, log: { level: ClickHouseLogLevel.OFF } });
 }
 
-/** Sorts a failed read into unreachable / tables missing / other, by the client's first error line. */
+/**
+ * Sorts a failed read into unreachable / tables missing / other, by the client's first error line
+ * and, from servers that name their errors (19.x on), the error's type: the client keeps the
+ * `(UNKNOWN_TABLE)` marker out of the message it parses.
+ */
 export function classifyReadError(err: unknown, target: { url: string; database: string }): Error {
   const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  const type = typeof (err as { type?: unknown } | null)?.type === 'string' ? (err as { type: string }).type : '';
   if (/ECONNREFUSED|ENOTFOUND|socket hang up|ETIMEDOUT|Timeout/i.test(msg)) return new ClickHouseUnreachableError(target.url, msg);
-  if (/UNKNOWN_TABLE|doesn't exist|UNKNOWN_DATABASE/i.test(msg)) return new ClickHouseTablesMissingError(target.url, target.database);
+  if (/^(UNKNOWN_TABLE|UNKNOWN_DATABASE)$/.test(type) || /UNKNOWN_TABLE|doesn't exist|UNKNOWN_DATABASE/i.test(msg)) return new ClickHouseTablesMissingError(target.url, target.database);
   return new ClickHouseQueryError(msg.slice(0, 300));
 }
 
