@@ -21,7 +21,34 @@ export interface EmbeddedClickHouseOptions {
   interserverPort?: number;
   /** Receives progress lines (not the server's own log, which goes to dataDir/logs). */
   log?: (line: string) => void;
+  /** Users besides the passwordless `default`; {@link EMBEDDED_IBFLOW_USERS} unless given. */
+  users?: readonly EmbeddedClickHouseUser[];
 }
+
+/**
+ * A users.xml user (the server has no GRANT before 20.x): what 18.16 can restrict is read-only
+ * mode and which databases a user sees.
+ */
+export interface EmbeddedClickHouseUser {
+  name: string;
+  /** Plain text; none (passwordless) when not given. Loopback only either way. */
+  password?: string;
+  /** 0 = may write and run DDL; 1 = reads only, may not change settings; 2 = reads only, may change settings. */
+  readonly: 0 | 1 | 2;
+  /** `allow_databases`: only these databases (18.16 still lets every user read `system`); all when not given. */
+  databases?: readonly string[];
+}
+
+/**
+ * The three ibflow roles as closely as 18.16 allows: the reader cannot write; ingest and migrator
+ * write, but only to the `ibflow` database — 18.16 cannot tell an INSERT from a DROP TABLE there.
+ * Passwordless on loopback like `default`, which the stack and tests keep using.
+ */
+export const EMBEDDED_IBFLOW_USERS: readonly EmbeddedClickHouseUser[] = [
+  { name: 'ibflow_ingest', readonly: 0, databases: ['ibflow'] },
+  { name: 'ibflow_reader', readonly: 1, databases: ['ibflow'] },
+  { name: 'ibflow_migrator', readonly: 0, databases: ['ibflow'] },
+];
 
 export interface EmbeddedClickHouse {
   /** http://127.0.0.1:PORT */
@@ -82,6 +109,16 @@ function checkPort(name: string, port: number | undefined): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`${name}: ${port} is not a TCP port`);
 }
 
+function userXml(u: EmbeddedClickHouseUser): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(u.name) || u.name === 'default') throw new RangeError(`users: "${u.name}" is not a plain user name other than default`);
+  const dbs = u.databases ? `      <allow_databases>\n${u.databases.map((d) => `        <database>${xml(d)}</database>\n`).join('')}      </allow_databases>\n` : '';
+  return (
+    `    <${u.name}>\n      <password>${xml(u.password ?? '')}</password>\n` +
+    '      <networks>\n        <ip>127.0.0.1</ip>\n        <ip>::1</ip>\n      </networks>\n' +
+    `      <profile>${u.readonly === 0 ? 'default' : `readonly_${u.readonly}`}</profile>\n      <quota>default</quota>\n${dbs}    </${u.name}>\n`
+  );
+}
+
 /** Writes config.xml and users.xml under `dataDir` (creating the folders) and returns config.xml's path. */
 export function writeClickHouseConfig(opts: EmbeddedClickHouseOptions): string {
   checkPort('httpPort', opts.httpPort);
@@ -133,15 +170,21 @@ export function writeClickHouseConfig(opts: EmbeddedClickHouseOptions): string {
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
 </yandex>
 `;
+  const extraUsers = opts.users ?? EMBEDDED_IBFLOW_USERS;
+  const readonlyLevels = [...new Set(extraUsers.map((u) => u.readonly))].filter((r) => r !== 0);
   const users = `<?xml version="1.0"?>
-<!-- Written by ibflow's embeddedClickHouse.ts: one passwordless user, loopback only. -->
+<!-- Written by ibflow's embeddedClickHouse.ts: the passwordless default user and ibflow's role users, loopback only. -->
 <yandex>
   <profiles>
     <default>
       <max_memory_usage>4000000000</max_memory_usage>
       <load_balancing>random</load_balancing>
     </default>
-  </profiles>
+${readonlyLevels.map((r) => `    <readonly_${r}>
+      <profile>default</profile>
+      <readonly>${r}</readonly>
+    </readonly_${r}>
+`).join('')}  </profiles>
   <users>
     <default>
       <password></password>
@@ -152,7 +195,7 @@ export function writeClickHouseConfig(opts: EmbeddedClickHouseOptions): string {
       <profile>default</profile>
       <quota>default</quota>
     </default>
-  </users>
+${extraUsers.map(userXml).join('')}  </users>
   <quotas>
     <default>
       <interval>

@@ -1,9 +1,13 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { IbflowConfig } from '../src/config/schema';
-import { SecretResolver } from '../src/secrets/secretResolver';
+import { createIbflowClickHouseClient } from '../src/clickhouse/clickhouseClient';
+import type { Logger } from '../src/logging/logger';
 
-/** The worker's ClickHouse client; its password (if any) comes from a secret store, never config. */
-export async function connectClickHouse(config: IbflowConfig, env: NodeJS.ProcessEnv = process.env): Promise<ClickHouseClient> {
-  const password = config.clickhouse.passwordRef ? await new SecretResolver(config.stateDir, env).resolve(config.clickhouse.passwordRef) : undefined;
-  return createClient({ url: config.clickhouse.url, username: config.clickhouse.username, ...(password ? { password } : {}) });
+/**
+ * The workers' ClickHouse client, as the ingest role: inserts depth rows and session events, and
+ * (control worker) drops old depth partitions. Its password comes from a secret store, never config;
+ * the client logs through the worker's logger.
+ */
+export function connectClickHouse(config: IbflowConfig, env: NodeJS.ProcessEnv = process.env, logger?: Logger): Promise<ClickHouseClient> {
+  return createIbflowClickHouseClient(config, 'ingest', { env, ...(logger ? { logger } : {}) });
 }

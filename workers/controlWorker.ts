@@ -23,7 +23,7 @@ export async function startControlWorker(opts: ControlWorkerOptions): Promise<Ru
   const log = opts.log ?? createLogger('control-worker');
   installTemporalRuntimeLogging(log);
   const connection = await NativeConnection.connect({ address: initial.temporal.address });
-  const clickhouse = await connectClickHouse(initial);
+  const clickhouse = await connectClickHouse(initial, process.env, log);
   const worker = await Worker.create({
     connection,
     namespace: initial.temporal.namespace,

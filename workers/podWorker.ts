@@ -43,7 +43,7 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
   const nativeConnection = await NativeConnection.connect({ address: initial.temporal.address });
   const clientConnection = await Connection.connect({ address: initial.temporal.address });
   const temporal = new Client({ connection: clientConnection, namespace: initial.temporal.namespace });
-  const clickhouse: ClickHouseClient = await connectClickHouse(initial, opts.env);
+  const clickhouse: ClickHouseClient = await connectClickHouse(initial, opts.env, log);
   const depth = depthSettings(initial);
   const sink = new DepthSink({
     client: clickhouse,

@@ -1,5 +1,6 @@
 import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Command } from 'commander';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { Connection } from '@temporalio/client';
 import { quoteIdentifier } from '../../src/clickhouse/sql';
 import { describeReach, LOCAL_PATH, probeGatewayReach, probeOnce, type ProbeAnswer } from '../../src/gateway/gatewayReach';
@@ -105,32 +106,54 @@ async function checkTemporal(config: IbflowConfig): Promise<CheckResult[]> {
   return results;
 }
 
-async function checkClickHouse(config: IbflowConfig): Promise<CheckResult> {
+/**
+ * The server (reachable, version, ibflow's tables) as the reader, then each role's rights
+ * (src/clickhouse/roleGrants.ts), naming the first missing one with its fix.
+ */
+export async function checkClickHouse(config: IbflowConfig, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
   const { url, database } = config.clickhouse;
-  let password: string | undefined;
-  if (config.clickhouse.passwordRef) {
-    try {
-      password = await new SecretResolver(config.stateDir).resolve(config.clickhouse.passwordRef);
-    } catch (err) {
-      return { name: 'clickhouse', status: 'fail', detail: firstLine(err), fix: `store the ClickHouse password under ${config.clickhouse.passwordRef}` };
-    }
-  }
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
-  const { ClickHouseLogLevel, createClient } = require('@clickhouse/client') as typeof import('@clickhouse/client');
-  const ch = createClient({ url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: TIMEOUT_MS, log: { level: ClickHouseLogLevel.OFF } });
+  const { clickHouseUser, createIbflowClickHouseClient } = require('../../src/clickhouse/clickhouseClient') as typeof import('../../src/clickhouse/clickhouseClient');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the command runs, not at startup
+  const { checkClickHouseRoles } = require('../../src/clickhouse/roleGrants') as typeof import('../../src/clickhouse/roleGrants');
+  let ch: ClickHouseClient;
   try {
-    const ping = await withTimeout('ClickHouse', ch.ping());
-    if (!ping.success) throw ping.error;
-    const [v] = await (await ch.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>();
-    const tables = await (await ch.query({ query: `SHOW TABLES FROM ${quoteIdentifier(database)}`, format: 'JSONEachRow' }).catch(() => null))?.json<{ name: string }>();
-    const names = new Set((tables ?? []).map((t) => t.name));
+    ch = await createIbflowClickHouseClient(config, 'reader', { requestTimeoutMs: TIMEOUT_MS, env });
+  } catch (err) {
+    return [{ name: 'clickhouse', status: 'fail', detail: firstLine(err), fix: 'store the ClickHouse reader\'s password under the reference the config names' }];
+  }
+  try {
+    try {
+      const ping = await withTimeout('ClickHouse', ch.ping());
+      if (!ping.success) throw ping.error;
+    } catch (err) {
+      return [{ name: 'clickhouse', status: 'fail', detail: `cannot reach ${url}: ${firstLine(err)}`, fix: 'start it (`npm run up` starts one), or point clickhouse.url / IBFLOW_CLICKHOUSE_URL at it' }];
+    }
+    // /ping needs no login; a user who cannot log in is named by the role checks.
+    const v = await ch
+      .query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })
+      .then((rs) => rs.json<{ v: string }>())
+      .then((rows) => rows[0], () => null);
+    if (!v) return checkClickHouseRoles(config, { env, requestTimeoutMs: TIMEOUT_MS });
+    let tables: { name: string }[] = [];
+    try {
+      tables = await (await ch.query({ query: `SHOW TABLES FROM ${quoteIdentifier(database)}`, format: 'JSONEachRow' })).json<{ name: string }>();
+    } catch (err) {
+      // No database at all is "not migrated"; anything else (the reader kept out) the role checks name.
+      if (!/UNKNOWN_DATABASE|Code: 81[,.]/.test(firstLine(err))) return checkClickHouseRoles(config, { env, requestTimeoutMs: TIMEOUT_MS });
+    }
+    const names = new Set(tables.map((t) => t.name));
     const missing = ['depth', 'session_events'].filter((t) => !names.has(t));
     if (missing.length > 0) {
-      return { name: 'clickhouse', status: 'fail', detail: `${url} (ClickHouse ${v?.v}) has no ${missing.map((m) => `${database}.${m}`).join(', ')}`, fix: 'create the schema: ibflow db migrate' };
+      // 18.16 lists no tables of a database the user may not see: the role checks tell the two apart.
+      const reader = clickHouseUser(config, 'reader').username;
+      return [
+        { name: 'clickhouse', status: 'fail', detail: `${url} (ClickHouse ${v.v}) shows user ${reader} no ${missing.map((m) => `${database}.${m}`).join(', ')}`, fix: 'create the schema (ibflow db migrate), unless the checks below say the reader may not see them' },
+        ...(await checkClickHouseRoles(config, { env, requestTimeoutMs: TIMEOUT_MS })),
+      ];
     }
-    return { name: 'clickhouse', status: 'ok', detail: `${url}, ClickHouse ${v?.v}, database ${database} with depth and session_events` };
-  } catch (err) {
-    return { name: 'clickhouse', status: 'fail', detail: `cannot reach ${url}: ${firstLine(err)}`, fix: 'start it (`npm run up` starts one), or point clickhouse.url / IBFLOW_CLICKHOUSE_URL at it' };
+    const server: CheckResult = { name: 'clickhouse', status: 'ok', detail: `${url}, ClickHouse ${v.v}, database ${database} with depth and session_events` };
+    return [server, ...(await checkClickHouseRoles(config, { env, requestTimeoutMs: TIMEOUT_MS }))];
   } finally {
     await ch.close();
   }

@@ -31,6 +31,10 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; kin
   { env: 'IBFLOW_CLICKHOUSE_DATABASE', path: ['clickhouse', 'database'], kind: 'string' },
   { env: 'IBFLOW_CLICKHOUSE_USERNAME', path: ['clickhouse', 'username'], kind: 'string' },
   { env: 'IBFLOW_CLICKHOUSE_PASSWORD_REF', path: ['clickhouse', 'passwordRef'], kind: 'string' },
+  ...(['ingest', 'reader', 'migrator'] as const).flatMap((role) => [
+    { env: `IBFLOW_CLICKHOUSE_${role.toUpperCase()}_USERNAME`, path: ['clickhouse', 'users', role, 'username'], kind: 'string' as const },
+    { env: `IBFLOW_CLICKHOUSE_${role.toUpperCase()}_PASSWORD_REF`, path: ['clickhouse', 'users', role, 'passwordRef'], kind: 'string' as const },
+  ]),
   { env: 'IBFLOW_CLICKHOUSE_CLUSTER', path: ['clickhouse', 'cluster'], kind: 'string' },
   { env: 'IBFLOW_BROWSER_EXECUTABLE_PATH', path: ['browser', 'executablePath'], kind: 'string' },
   { env: 'IBFLOW_BROWSER_HEADLESS', path: ['browser', 'headless'], kind: 'boolean' },
@@ -58,13 +62,23 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
   for (const o of ENV_OVERRIDES) {
     const value = Object.hasOwn(env, o.env) ? env[o.env] : undefined;
     if (value === undefined || value === '') continue;
-    const [section, field] = o.path;
-    const current = out[section];
-    const base = current && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>) : {};
-    out[section] = { ...base, [field]: convert(value, o.kind) };
+    setPath(out, o.path, convert(value, o.kind));
     fromEnv.set(o.path.join('.'), o.env);
   }
   return { raw: out, fromEnv };
+}
+
+/** Sets `path` in `obj`, copying (never mutating) each mapping on the way; a non-mapping is replaced. */
+function setPath(obj: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  const [head, ...rest] = path as [string, ...string[]];
+  if (rest.length === 0) {
+    obj[head] = value;
+    return;
+  }
+  const current = obj[head];
+  const copy = current && typeof current === 'object' && !Array.isArray(current) ? { ...(current as Record<string, unknown>) } : {};
+  setPath(copy, rest, value);
+  obj[head] = copy;
 }
 
 function closest(key: string): string | null {

@@ -167,6 +167,19 @@ export function depthSettings(config: { depth?: Partial<DepthSettings> | undefin
   return DepthSettingsSchema.parse(config.depth ?? {});
 }
 
+/** The roles ibflow connects to ClickHouse as; each may have its own user (clickhouse.users.<role>). */
+export const CLICKHOUSE_ROLES = ['ingest', 'reader', 'migrator'] as const;
+export type ClickHouseRole = (typeof CLICKHOUSE_ROLES)[number];
+
+function ClickHouseUserSchema(role: ClickHouseRole, who: string) {
+  return z
+    .strictObject({
+      username: z.string({ error: `is required: the ClickHouse user for the ${role} role` }).min(1, `must not be empty: the ClickHouse user for the ${role} role`),
+      passwordRef: SecretRefSchema.optional(),
+    })
+    .describe(`The ClickHouse user for ${who}.`);
+}
+
 export const IbflowConfigSchema = z
   .strictObject({
     stateDir: z.string({ error: 'is required: where state, logs and secrets live' }).min(1).describe('Where state, logs, secrets and screenshots live.'),
@@ -186,6 +199,14 @@ export const IbflowConfigSchema = z
         database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, underscore), e.g. ibflow').default('ibflow'),
         username: z.string().default('default'),
         passwordRef: SecretRefSchema.optional(),
+        users: z
+          .strictObject({
+            ingest: ClickHouseUserSchema('ingest', 'the workers: inserts into depth and session_events, drops old depth partitions').optional(),
+            reader: ClickHouseUserSchema('reader', 'the CLI, console and agents: SELECT on the ibflow database').optional(),
+            migrator: ClickHouseUserSchema('migrator', '`ibflow db migrate`: creates and alters the schema').optional(),
+          })
+          .optional()
+          .describe('One ClickHouse user per role (least privilege); a role left out uses clickhouse.username / clickhouse.passwordRef.'),
         cluster: z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'must be the name of a cluster in the server\'s remote_servers, e.g. ibflow')
@@ -280,7 +301,7 @@ export const KNOWN_FIELDS = [
   'stateDir', 'temporal', 'clickhouse', 'browser', 'session', 'connections', 'address', 'namespace', 'url', 'database', 'username',
   'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs', 'penaltyBoxMs',
   'outageReportAfterMs', 'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
-  'cluster', 'insertTarget', 'id', 'mode', 'competingPolicy', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'appPort', 'instruments', 'account', 'conid', 'exchange',
+  'cluster', 'insertTarget', 'users', 'ingest', 'reader', 'migrator', 'id', 'mode', 'competingPolicy', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'appPort', 'instruments', 'account', 'conid', 'exchange',
   'depth', 'spillDir', 'spillMaxBytes', 'batchRows', 'batchDelayMs', 'maxBufferedRows', 'maxLaddersPerAccount', 'staleAfterMs',
   'snapshotEveryMs', 'maxFrameBytes', 'moveAfterMs', 'retentionDays',
 ] as const;

@@ -1,15 +1,14 @@
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createIbflowClickHouseClient } from '../clickhouse/clickhouseClient';
 import type { IbflowConfig } from '../config/schema';
-import { SecretResolver } from '../secrets/secretResolver';
 import { ClickHouseQueryError, ClickHouseTablesMissingError, ClickHouseUnreachableError } from './errors';
 
 /** Runs one read query and returns its rows (JSONEachRow). */
 export type RunQuery = <T>(sql: string) => Promise<T[]>;
 
-/** A ClickHouse client for the configured server, with its own credential from clickhouse.passwordRef (if any). */
-export async function createClickHouseClient(config: IbflowConfig): Promise<ClickHouseClient> {
-  const password = config.clickhouse.passwordRef ? await new SecretResolver(config.stateDir).resolve(config.clickhouse.passwordRef) : undefined;
-  return createClient({ url: config.clickhouse.url, username: config.clickhouse.username, ...(password ? { password } : {}), request_timeout: 30_000, log: { level: ClickHouseLogLevel.OFF } });
+/** The operations layer's ClickHouse client: the reader role (SELECT only), its own credential by reference. */
+export function createClickHouseClient(config: IbflowConfig): Promise<ClickHouseClient> {
+  return createIbflowClickHouseClient(config, 'reader', { requestTimeoutMs: 30_000 });
 }
 
 /**
