@@ -4,7 +4,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { loadConfig } from '../../src/config/loadConfig';
+import { clickHouseUser } from '../../src/clickhouse/clickhouseClient';
+import { applyEnvOverrides, loadConfig, parseConfig } from '../../src/config/loadConfig';
 import { loadSimConfFile } from '../../sim/confFile';
 import { ipAllowed } from '../../sim/ipFilter';
 import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
@@ -114,8 +115,8 @@ test('ibflow services find their config in the mounted folder, and `worker pod -
       expect(ipAllowed(gatewayConf.ips, url.hostname)).toBe(true);
     }
     expect(s.network_mode).toMatch(/^service:pod-a-gateway/);
-    // Both configs use the ClickHouse user the compose file creates.
-    expect(readFileSync(join(root, 'infra/docker/clickhouse/ibflow-user.xml'), 'utf8')).toContain(`<${config.clickhouse.username}>`);
+    // Both configs use the ClickHouse users the compose file creates.
+    for (const role of ['ingest', 'reader'] as const) expect(chUsers().map((u) => u.name)).toContain(config.clickhouse.users![role]!.username);
   }
 });
 
@@ -198,3 +199,82 @@ test('published ports stay on the host loopback, and ClickHouse is a current LTS
   for (const s of Object.values(compose.services) as (Service & { ports?: string[] })[]) for (const p of s.ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
   expect(compose.services.clickhouse!.image).toMatch(/^clickhouse\/clickhouse-server:\d+\.(3|8)$/);
 });
+
+/** The users in infra/docker/clickhouse/ibflow-users.xml: name, password element, grant queries. */
+function chUsers(): { name: string; password: string; grants: string[] }[] {
+  const xml = readFileSync(join(root, 'infra/docker/clickhouse/ibflow-users.xml'), 'utf8').replace(/<!--[\s\S]*?-->/g, '');
+  const users = /<users>([\s\S]*)<\/users>/.exec(xml)![1]!;
+  return [...users.matchAll(/<(\w+)>([\s\S]*?)<\/\1>/g)].map(([, name, body]) => ({
+    name: name!,
+    password: /<password[^>]*\/>|<password[^>]*>[^<]*<\/password>/.exec(body!)![0],
+    grants: [...body!.matchAll(/<query>([^<]*)<\/query>/g)].map((m) => m[1]!),
+  }));
+}
+
+test('ClickHouse gets three users, each password from the environment its entrypoint fills from a secret file, grants as designed', () => {
+  const users = chUsers();
+  expect(users.map((u) => u.name)).toEqual(['ibflow_ingest', 'ibflow_reader', 'ibflow_migrator']);
+  const variables = users.map((u) => /^<password from_env="([A-Z_]+)"\/>$/.exec(u.password)?.[1]);
+  expect(variables).toEqual(['CLICKHOUSE_INGEST_PASSWORD', 'CLICKHOUSE_READER_PASSWORD', 'CLICKHOUSE_MIGRATOR_PASSWORD']);
+  expect(Object.fromEntries(users.map((u) => [u.name, u.grants]))).toEqual({
+    ibflow_ingest: ['GRANT INSERT ON ibflow.depth', 'GRANT INSERT ON ibflow.session_events', 'GRANT ALTER DELETE ON ibflow.depth'],
+    ibflow_reader: ['GRANT SELECT ON ibflow.*'],
+    ibflow_migrator: ['GRANT CREATE DATABASE, CREATE TABLE, ALTER, DROP TABLE, SELECT, INSERT ON ibflow.*'],
+  });
+  const ch = compose.services.clickhouse!;
+  expect(ch.volumes).toContain('./infra/docker/clickhouse/ibflow-users.xml:/etc/clickhouse-server/users.d/ibflow-users.xml:ro');
+  expect(Object.keys(ch.environment ?? {}).filter((k) => k.includes('PASSWORD'))).toEqual([]); // never in the file
+  // Run the entrypoint as the container would: secret files and the image's entrypoint stubbed.
+  const dir = mkdtempSync(join(tmpdir(), 'ibflow-compose-ch-'));
+  try {
+    const [shell, flag, script, name] = ch.entrypoint!;
+    let local = script!.replace(/\$\$/g, '$').replace('/entrypoint.sh', join(dir, 'entrypoint.sh'));
+    for (const secret of ch.secrets!) {
+      writeFileSync(join(dir, secret), `${secret}-CANARY\n`);
+      local = local.replace(`/run/secrets/${secret}`, join(dir, secret));
+    }
+    writeFileSync(join(dir, 'entrypoint.sh'), `#!/bin/sh\necho "${variables.map((v) => `${v}=$${v}`).join(' ')} args=$*"\n`);
+    chmodSync(join(dir, 'entrypoint.sh'), 0o755);
+    const out = execFileSync(shell!, [flag!, local, name!], { encoding: 'utf8' });
+    expect(out.trim()).toBe(
+      'CLICKHOUSE_INGEST_PASSWORD=clickhouse_ingest_password-CANARY CLICKHOUSE_READER_PASSWORD=clickhouse_reader_password-CANARY CLICKHOUSE_MIGRATOR_PASSWORD=clickhouse_migrator_password-CANARY args=',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.each(['infra/docker/config/ibflow.yaml', 'infra/docker/config/ibflow.ibkr.yaml'])(
+  'each ibflow service connects as its role with exactly that password secret; only clickhouse-migrate has the migrator (%s)',
+  (file) => {
+    const raw = parse(readFileSync(join(root, file), 'utf8')) as Record<string, unknown>;
+    expect(loadConfig(join(root, file), {}).clickhouse.users?.migrator).toBeUndefined();
+    const roles: string[] = [];
+    for (const [name, s] of ibflowServices()) {
+      if (name.includes('gateway')) continue; // the simulator: no ClickHouse
+      const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
+      const { raw: overridden, fromEnv } = applyEnvOverrides({ stateDir: '/var/lib/ibflow', ...raw }, env);
+      const config = parseConfig(overridden, file, fromEnv);
+      const role = s.command![0] === 'worker' ? 'ingest' : s.command![0] === 'db' ? 'migrator' : null;
+      const chSecrets = (s.secrets ?? []).filter((x) => x.startsWith('clickhouse_')).sort();
+      roles.push(`${name}:${role}:${chSecrets.join(',')}`);
+      if (role !== 'migrator') expect(config.clickhouse.users?.migrator).toBeUndefined();
+      if (!role) continue;
+      const user = clickHouseUser(config, role);
+      expect(user.shared).toBe(false);
+      expect(chUsers().map((u) => u.name)).toContain(user.username);
+      expect(user.passwordRef).toMatch(/^env:/);
+      const secretFile = env[`${user.passwordRef!.slice(4)}_FILE`]!;
+      expect(s.secrets).toContain(secretFile.replace('/run/secrets/', ''));
+    }
+    expect(roles.sort()).toEqual(
+      [
+        'clickhouse-migrate:migrator:clickhouse_migrator_password',
+        'control-worker:ingest:clickhouse_ingest_password,clickhouse_reader_password',
+        'pod-a-worker:ingest:clickhouse_ingest_password',
+        'pod-a-worker-sim:ingest:clickhouse_ingest_password',
+        'start:null:',
+      ].sort(),
+    );
+  },
+);

@@ -11,7 +11,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseConfig } from '../../src/config/loadConfig';
+import { clickHouseUser } from '../../src/clickhouse/clickhouseClient';
+import { applyEnvOverrides, parseConfig } from '../../src/config/loadConfig';
 import type { IbflowConfig } from '../../src/config/schema';
 import { podTaskQueue } from '../../src/contract/ids';
 import { loadSimConfFile } from '../../sim/confFile';
@@ -101,6 +102,10 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         expect(Object.keys(find(objs(), 'Secret', `ibkr-${c.pod}`).data ?? {})).toContain(key);
       }
     }
+    // The ingest user's password, from its own Secret (the ClickHouse test below checks the user).
+    const ingestRef = config.clickhouse.users!.ingest!.passwordRef!;
+    const chMount = worker.volumeMounts!.find((m) => m.name === 'clickhouse-ingest')!;
+    expectedFiles.push(`${ingestRef.slice(4)}_FILE=${chMount.mountPath}/password`);
     // Exactly these: no variable for a secret the config does not reference, none missing.
     const fileVars = worker.env!.filter((e) => e.name.endsWith('_FILE')).map((e) => `${e.name}=${e.value}`);
     expect(fileVars.sort()).toEqual(expectedFiles.sort());
@@ -197,7 +202,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(svc.generateName.replace('{chi}', chi.metadata.name)).toBe(url.hostname);
     expect(svc.spec.ports).toContainEqual({ name: 'http', port: Number(url.port) });
     const users = chi.spec.configuration.users as Record<string, unknown>;
-    const profile = users[`${config.clickhouse.username}/profile`] as string;
+    const profile = users[`${config.clickhouse.users!.ingest!.username}/profile`] as string;
     expect(profile).toBeDefined();
     expect(chi.spec.configuration.profiles[`${profile}/insert_distributed_sync`]).toBe(1);
     // Replication and ON CLUSTER DDL need Keeper: the operator's keeper installation.
@@ -211,6 +216,66 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       const labels = find(objs(), kind, n).spec.template.metadata.labels;
       expect(clientLabels.some((l: Record<string, string>) => Object.entries(l).every(([k, v]) => labels[k] === v))).toBe(true);
     }
+  });
+
+  test('ClickHouse users: one per role, each password from its own generated Secret, grants as designed', () => {
+    const users = find(objs(), 'ClickHouseInstallation', 'ibflow').spec.configuration.users as Record<string, any>;
+    const names = [...new Set(Object.keys(users).map((k) => k.split('/')[0]))].sort();
+    expect(names).toEqual(['ibflow_ingest', 'ibflow_migrator', 'ibflow_reader']);
+    const secretNames = new Set<string>();
+    for (const user of names) {
+      expect(Object.keys(users).filter((k) => k.startsWith(`${user}/password`))).toEqual([`${user}/password`]); // no literal or hash variant
+      const ref = users[`${user}/password`].valueFrom.secretKeyRef as { name: string; key: string };
+      expect(find(objs(), 'Secret', ref.name).data).toHaveProperty(ref.key);
+      secretNames.add(ref.name);
+    }
+    expect(secretNames.size).toBe(3);
+    expect(users['ibflow_ingest/grants/query']).toEqual([
+      'GRANT INSERT ON ibflow.depth',
+      'GRANT INSERT ON ibflow.depth_local',
+      'GRANT INSERT ON ibflow.session_events',
+      'GRANT INSERT ON ibflow.session_events_local',
+      'GRANT ALTER DELETE ON ibflow.depth_local',
+      'GRANT REMOTE ON *.*',
+    ]);
+    expect(users['ibflow_reader/grants/query']).toEqual(['GRANT SELECT ON ibflow.*']);
+    expect(users['ibflow_migrator/grants/query']).toEqual(['GRANT CREATE DATABASE, CREATE TABLE, ALTER, DROP TABLE, SELECT, INSERT ON ibflow.*']);
+    // The config names no password in the clear and has no migrator: every process reads it.
+    const config = configOf(objs());
+    expect(config.clickhouse.users?.migrator).toBeUndefined();
+    expect(config.clickhouse.passwordRef).toBeUndefined();
+  });
+
+  test('each ibflow container connects as its role and has exactly that role\'s password; only db-migrate has the migrator', () => {
+    const chi = find(objs(), 'ClickHouseInstallation', 'ibflow');
+    const users = chi.spec.configuration.users as Record<string, any>;
+    const raw = parse(find(objs(), 'ConfigMap', 'ibflow-config').data!['ibflow.yaml']!) as Record<string, unknown>;
+    const seen: string[] = [];
+    for (const workload of objs().filter((o) => ['StatefulSet', 'Deployment', 'Job'].includes(o.kind))) {
+      const pod = workload.spec.template;
+      for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers] as Container[]) {
+        if (!c.args || c.image.includes('temporalio') || c.name === 'gateway') continue;
+        const env = Object.fromEntries((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+        const { raw: overridden, fromEnv } = applyEnvOverrides(raw, env);
+        const config = parseConfig(overridden, 'ibflow.yaml', fromEnv);
+        const role = c.args[0] === 'worker' ? 'ingest' : c.args[0] === 'db' ? 'migrator' : null;
+        const mounted = (c.volumeMounts ?? []).filter((m) => m.name.startsWith('clickhouse-')).map((m) => m.name).sort();
+        seen.push(`${c.name}:${role}:${mounted.join(',')}`);
+        if (role === 'migrator') expect(config.clickhouse.users?.migrator?.username).toBe('ibflow_migrator');
+        else expect(config.clickhouse.users?.migrator).toBeUndefined();
+        if (!role) continue;
+        const user = clickHouseUser(config, role);
+        expect(user.shared).toBe(false);
+        // The user exists in ClickHouse with a password from the Secret mounted here, by env: reference.
+        const secret = users[`${user.username}/password`].valueFrom.secretKeyRef.name as string;
+        expect(user.passwordRef).toMatch(/^env:/);
+        const volume = pod.spec.volumes.find((v: any) => v.secret?.secretName === secret);
+        const mount = c.volumeMounts!.find((m) => m.name === volume.name)!;
+        expect(env[`${user.passwordRef!.slice(4)}_FILE`]).toBe(`${mount.mountPath}/password`);
+      }
+    }
+    // Gateway pods: ingest only. Control worker: ingest, and the reader for the CLI run there. Migrate: the migrator only.
+    expect(seen.sort()).toEqual(['db-migrate:migrator:clickhouse-migrator', 'start:null:', 'worker:ingest:clickhouse-ingest', 'worker:ingest:clickhouse-ingest,clickhouse-reader'].sort());
   });
 });
 
