@@ -20,6 +20,7 @@ import { DepthSink } from '../src/clickhouse/depthSink';
 import { migrate } from '../src/clickhouse/migrations';
 import { DEPTH_COLUMNS, DepthRowBinaryWriter, encodeDepthRows } from '../src/clickhouse/rowBinary';
 import { freePort } from '../src/util/freePort';
+import { frameShapedRows, LEVELS, ROWS_PER_FRAME } from './frameShapedRows';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +29,7 @@ function arg(name: string, fallback: number): number {
 
 const FRAMES = arg('frames', 50_000);
 const ROWS = arg('rows', 1_000_000);
-const LEVELS = 10; // per side, as the simulator's default ladder
+// LEVELS per side, as the simulator's default ladder (frameShapedRows.ts).
 const BATCH = 50_000;
 
 /** Simulator-shaped frames: LEVELS asks (highest first), a focus trade row, LEVELS bids. */
@@ -97,7 +98,7 @@ function benchNormalise(): void {
   }
   const p = median(parseMs);
   const q = median(fullMs);
-  const rowsPerFrame = 2 * LEVELS + 1;
+  const rowsPerFrame = ROWS_PER_FRAME;
   console.log(`(a) ${FRAMES} frames (${rowsPerFrame} rows each, ${(bytes / FRAMES).toFixed(0)} bytes avg), median of 5:`);
   console.log(`    JSON.parse only:                  ${p.toFixed(1)} ms  (${((FRAMES / p) * 1000).toFixed(0)} frames/s)`);
   console.log(`    parse + normalise + encode:       ${q.toFixed(1)} ms  (${((FRAMES / q) * 1000).toFixed(0)} frames/s, ${((FRAMES * rowsPerFrame) / q * 1000).toFixed(0)} rows/s)`);
@@ -105,20 +106,6 @@ function benchNormalise(): void {
   if (sink < 0) console.log(sink);
 }
 
-/** Frame-shaped rows: each run of 21 shares receipt time and seq, as normaliseDepthFrame makes them. */
-function makeRows(n: number, streamId: string): DepthRow[] {
-  const rowsPerFrame = 2 * LEVELS + 1;
-  const rows: DepthRow[] = [];
-  let receivedNs = 1_700_000_000_000_000_000n;
-  for (let i = 0; i < n; i++) {
-    const seq = Math.floor(i / rowsPerFrame) + 1;
-    const level = i % rowsPerFrame;
-    if (level === 0) receivedNs += 100_000n;
-    const side = level < LEVELS ? 'bid' : level < 2 * LEVELS ? 'ask' : 'trade';
-    rows.push({ receivedNs, connection: 'paper-1', pod: 'pod-a', conid: 265598, streamId, seq, kind: 'snapshot', side, level: level % LEVELS, price: 171 + (i % 100) / 100, size: (i * 7) % 5000 });
-  }
-  return rows;
-}
 
 async function benchSink(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ibflow-bench-ch-'));
@@ -131,7 +118,7 @@ async function benchSink(): Promise<void> {
 
     // Raw: the same rows, encoded beforehand in the sink's batch size, inserted one after another.
     const raw = async (round: number) => {
-      const rows = makeRows(ROWS, `raw-${round}`);
+      const rows = frameShapedRows(ROWS, `raw-${round}`);
       const batches: Buffer[] = [];
       for (let i = 0; i < rows.length; i += BATCH) batches.push(encodeDepthRows(rows.slice(i, i + BATCH)));
       return timeAsync(async () => {
@@ -143,7 +130,7 @@ async function benchSink(): Promise<void> {
       });
     };
     const viaSink = async (round: number) => {
-      const rows = makeRows(ROWS, `sink-${round}`);
+      const rows = frameShapedRows(ROWS, `sink-${round}`);
       const frames: DepthRow[][] = [];
       for (let i = 0; i < rows.length; i += 21) frames.push(rows.slice(i, i + 21));
       const sink = new DepthSink({ client, database, maxRows: BATCH });

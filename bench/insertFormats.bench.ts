@@ -33,6 +33,7 @@ import { DepthSink } from '../src/clickhouse/depthSink';
 import { migrate } from '../src/clickhouse/migrations';
 import { DEPTH_COLUMNS, encodeDepthRows, validateDepthRows } from '../src/clickhouse/rowBinary';
 import { freePort } from '../src/util/freePort';
+import { frameShapedRows, ROWS_PER_FRAME } from './frameShapedRows';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,23 +45,7 @@ function arg(name: string, fallback: number): number {
 const ROWS = arg('rows', 1_000_000);
 const BATCH = arg('batch', 50_000);
 const ROUNDS = arg('rounds', 5);
-const LEVELS = 10; // per side, as the simulator's default ladder
-const ROWS_PER_FRAME = 2 * LEVELS + 1;
 const STREAM_ID = 'bench-stream';
-
-/** Frame-shaped rows: each run of 21 shares receipt time and seq, as normaliseDepthFrame makes them. */
-function makeRows(n: number): DepthRow[] {
-  const rows: DepthRow[] = [];
-  let receivedNs = 1_700_000_000_000_000_000n;
-  for (let i = 0; i < n; i++) {
-    const seq = Math.floor(i / ROWS_PER_FRAME) + 1;
-    const level = i % ROWS_PER_FRAME;
-    if (level === 0) receivedNs += 100_000n;
-    const side = level < LEVELS ? 'bid' : level < 2 * LEVELS ? 'ask' : 'trade';
-    rows.push({ receivedNs, connection: 'paper-1', pod: 'pod-a', conid: 265598, streamId: STREAM_ID, seq, kind: 'snapshot', side, level: level % LEVELS, price: 171 + (i % 100) / 100, size: (i * 7) % 5000 });
-  }
-  return rows;
-}
 
 /** One depth row as JSONEachRow takes it: column names; UInt64 as a decimal string (beyond 2^53). */
 interface DepthJsonRow {
@@ -163,7 +148,7 @@ async function checkTable(client: ClickHouseClient, database: string): Promise<T
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${process.platform}/${process.arch}; load average at start: ${load()}`);
-  const rows = makeRows(ROWS);
+  const rows = frameShapedRows(ROWS, STREAM_ID);
   const expected = {
     rows: ROWS,
     seqSum: rows.reduce((n, r) => n + BigInt(r.seq), 0n).toString(),
