@@ -1,7 +1,7 @@
 /**
  * A batch the server refuses for good is set aside, its hole marked, and the batches behind it go
- * on; transient failures are still retried in order. Scripted client; the real server's refusal is
- * a throwIf refusal, code 395).
+ * on; transient failures are still retried in order. A scripted client that refuses the way 18.16
+ * words a throwIf refusal (code 395); a test against the real server is still to come.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
