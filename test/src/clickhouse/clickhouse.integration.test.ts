@@ -184,7 +184,7 @@ describe('DepthSink against the server', () => {
     const rows = makeRows(120_000);
     for (let i = 0; i < rows.length; i += 7_000) await sink.push(rows.slice(i, i + 7_000));
     await sink.flush();
-    expect(sink.stats()).toEqual({ rowsInserted: 120_000, batchesInserted: 3, insertErrors: 0, bufferedRows: 0 });
+    expect(sink.stats()).toEqual({ rowsInserted: 120_000, batchesInserted: 3, insertErrors: 0, bufferedRows: 0, batchesQuarantined: 0, rowsQuarantined: 0, lastInsertError: null });
     expect(await count(qualifiedName(database, 'depth'))).toBe(120_000);
     const [sum] = await queryRows<{ s: number }>(ch.client, `SELECT sum(size) AS s FROM ${qualifiedName(database, 'depth')}`);
     expect(sum!.s).toBe((119_999 * 120_000) / 2);
