@@ -12,6 +12,7 @@ import { addDepthRows } from '../src/metrics/metrics';
 import { depthProblemSignal } from '../workflows/depthMessages';
 import { sessionLostSignal } from '../workflows/messages';
 import { gatewayFailure } from './activityFailure';
+import { quarantineProblem } from '../src/depth/quarantineProblem';
 import { HEARTBEAT_EVERY_MS } from './heartbeatCadence';
 import type { PodDependencies } from './podDependencies';
 
@@ -112,6 +113,14 @@ export function createStreamDepth(deps: PodDependencies) {
       },
     });
     const stats = (): StreamDepthStats => ({ ...feed.stats, overLimit, sinkRefusedRows: pipe.refusedRows });
+    // The sink is the pod's: a batch it sets aside may hold rows of several connections; each stream reports its own.
+    const stopHearingQuarantine = sink.onQuarantine(({ record }) => {
+      const mine = record.streams.filter((s) => s.connection === connectionId);
+      if (mine.length === 0) return;
+      const problem = quarantineProblem(record, mine);
+      log.error({ quarantine: record.id, rows: mine.reduce((n, s) => n + s.rows, 0) }, problem);
+      void report(problem);
+    });
 
     const heartbeat = setInterval(() => {
       if (rowsSinceMetric > 0) addDepthRows(connectionId, rowsSinceMetric);
@@ -141,6 +150,7 @@ export function createStreamDepth(deps: PodDependencies) {
       throw ApplicationFailure.create({ type: FailureType.GatewayUnavailable, message: end.reason });
     } finally {
       clearInterval(heartbeat);
+      stopHearingQuarantine();
       feed.close();
       await pipe.drained();
       if (rowsSinceMetric > 0) addDepthRows(connectionId, rowsSinceMetric);

@@ -80,6 +80,10 @@ export interface DepthStreamRig<S extends RigSimulator = RigSimulator> {
   database: string;
   sink: DepthSink;
   spillDir: string;
+  /** The sink's quarantine: `<stateDir>/quarantine/<pod>`, with `config.stateDir` the rig's folder. */
+  quarantineDir: string;
+  /** The config the activity reads (stateDir, depth, the one connection). */
+  config: IbflowConfig;
   inserted: BatchInsertedInfo[];
   /** The activity's dependencies; `start()` reads them then, so a test may swap e.g. the sink first. */
   deps: PodDependencies;
@@ -109,6 +113,7 @@ export async function startDepthStreamRig<S extends RigSimulator = RigSimulator>
   const spillDir = join(dir, 'spill');
   mkdirSync(spillDir);
   const inserted: BatchInsertedInfo[] = [];
+  const quarantineDir = join(dir, 'quarantine', opts.pod);
   const sink = new DepthSink({
     client: clickhouse.client,
     database: opts.database,
@@ -116,6 +121,8 @@ export async function startDepthStreamRig<S extends RigSimulator = RigSimulator>
     maxRows: 20_000,
     retry: { initialMs: 50, maxMs: 400 },
     spill: { dir: spillDir, maxBytes: opts.spillMaxBytes ?? 256 * 1024 * 1024 },
+    // Where the pod worker keeps it too (<stateDir>/quarantine/<pod>), so the operations layer finds it.
+    quarantine: { dir: quarantineDir, pod: opts.pod },
     onBatchInserted: (i) => inserted.push(i),
     log,
   });
@@ -157,6 +164,8 @@ export async function startDepthStreamRig<S extends RigSimulator = RigSimulator>
     database: opts.database,
     sink,
     spillDir,
+    quarantineDir,
+    config,
     inserted,
     deps,
     start(instruments) {

@@ -10,7 +10,8 @@ import { DepthSink } from '../src/clickhouse/depthSink';
 import { join } from 'node:path';
 import { depthSettings, type ConnectionConfig, type IbflowConfig } from '../src/config/schema';
 import { nowNs } from '../src/gateway/gatewaySocket';
-import { metrics, recordSinkStats } from '../src/metrics/metrics';
+import { metrics, recordQuarantinedBatch, recordQuarantinePending, recordSinkStats } from '../src/metrics/metrics';
+import { quarantineDirFor } from '../src/clickhouse/quarantineDirs';
 import { startAppPort, type AppPortHandle as StartedAppPort } from '../src/appPort/appPortServer';
 import { PodGateway } from '../src/gateway/podGateway';
 import { querySessionStatus } from '../src/operations/sessionControl';
@@ -53,8 +54,11 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     maxBufferedRows: Math.max(depth.maxBufferedRows, depth.batchRows),
     // While ClickHouse is away, sealed batches go to disk here and are replayed in order (also after a restart).
     spill: { dir: depth.spillDir ?? join(initial.stateDir, 'spill', opts.pod), maxBytes: depth.spillMaxBytes },
+    // A batch ClickHouse refuses for good is set aside here, its hole marked, and the stream goes on.
+    quarantine: { dir: quarantineDirFor(initial, opts.pod), maxBytes: depth.quarantineMaxBytes, pod: opts.pod },
     log,
   });
+  const stopCountingQuarantine = sink.onQuarantine(({ record }) => recordQuarantinedBatch(opts.pod, record.rows));
   let insertedSeen = 0;
   const sinkMetrics = setInterval(() => {
     const st = sink.stats();
@@ -63,6 +67,12 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     insertedSeen = st.rowsInserted;
     const lagSeconds = sp.oldestPendingNs === null ? 0 : Math.max(0, Number(nowNs() - sp.oldestPendingNs) / 1e9);
     recordSinkStats(opts.pod, { lagSeconds, bufferedRows: st.bufferedRows, spillBytes: sp.spillBytes });
+    try {
+      const q = sink.quarantineStats();
+      if (q) recordQuarantinePending(opts.pod, q);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not read the depth quarantine folder for its metrics');
+    }
   }, 5_000);
   sinkMetrics.unref();
 
@@ -132,6 +142,7 @@ export async function startPodWorker(opts: PodWorkerOptions): Promise<RunningWor
     ops?.markStopping();
     await ops?.close();
     clearInterval(sinkMetrics);
+    stopCountingQuarantine();
     await sink.close().catch((err: Error) => log.error({ error: err.message }, 'sink close failed'));
     for (const a of appPorts) await a.close().catch(() => undefined);
     await Promise.all([...gateways.values()].map((g) => g.close()));

@@ -28,16 +28,14 @@
  * the depth table, listeners hear of it, and the batches behind it go on. Without a quarantine
  * directory such a batch is retried for ever, as before.
  */
-import { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { DepthRow } from '../book/depthRow';
 import { nowNs } from '../gateway/gatewaySocket';
 import { classifyInsertError, type ClassifiedInsertError } from './insertErrorKind';
 import { QuarantineStore, type QuarantineRecord } from './quarantine';
-import { DEPTH_COLUMNS, DepthRowBinaryWriter, validateDepthRows } from './rowBinary';
+import { DepthRowBinaryWriter, validateDepthRows } from './rowBinary';
+import { depthInsertQuery, insertDepthRowBinary } from './rowBinaryInsert';
 import { SpillCorruptError, SpillFullError, SpillStore } from './spill';
-import { qualifiedName } from './sql';
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -213,11 +211,10 @@ export class DepthSink {
     this.log = opts.log ?? noopLogger;
     this.database = opts.database ?? 'ibflow';
     this.table = opts.table ?? 'depth';
-    const table = qualifiedName(this.database, this.table);
     this.quarantine = opts.quarantine ? { store: new QuarantineStore(opts.quarantine), pod: opts.quarantine.pod } : null;
     this.quarantineAfterPermanent = positiveInt('quarantineAfter.permanent', opts.quarantineAfter?.permanent ?? 2);
     this.quarantineAfterUnknown = positiveInt('quarantineAfter.unknown', opts.quarantineAfter?.unknown ?? 5);
-    this.insertQuery = `INSERT INTO ${table} (${DEPTH_COLUMNS.join(', ')}) FORMAT RowBinary`;
+    this.insertQuery = depthInsertQuery(this.database, this.table);
     this.spill = opts.spill ? new SpillStore(opts.spill) : null;
     this.onBatchInserted = opts.onBatchInserted ?? null;
     if (this.spill && this.spill.count > 0) {
@@ -261,6 +258,12 @@ export class DepthSink {
       this.openLastNs = rows[i - 1]!.receivedNs;
       if (this.open.rows >= this.maxRows) this.seal();
     }
+  }
+
+  /** What waits in the quarantine for a replay; null without a quarantine. */
+  quarantineStats(): { dir: string; records: number; bytes: number } | null {
+    if (this.quarantine === null) return null;
+    return { dir: this.quarantine.store.dir, ...this.quarantine.store.pending() };
   }
 
   /** Tells `listener` of every batch set aside in the quarantine; returns the unsubscribe. */
@@ -545,16 +548,8 @@ export class DepthSink {
     });
   }
 
-  private async insert(bytes: Buffer): Promise<void> {
-    const result = await this.client.exec({ query: this.insertQuery, values: Readable.from([bytes]) });
-    // Read the (empty) response to the end so the keep-alive socket goes back to the pool.
-    const stream = result.stream;
-    try {
-      stream.resume();
-      await finished(stream);
-    } finally {
-      stream.destroy();
-    }
+  private insert(bytes: Buffer): Promise<void> {
+    return insertDepthRowBinary(this.client, this.insertQuery, bytes);
   }
 
   private wake(): void {

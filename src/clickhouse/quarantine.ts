@@ -105,10 +105,20 @@ export class QuarantineStore {
 
   /** Bytes held by pending records. */
   get bytes(): number {
-    if (!existsSync(this.dir)) return 0;
-    let n = 0;
-    for (const name of readdirSync(this.dir)) if (name.endsWith('.rb') || name.endsWith('.json')) n += statSync(join(this.dir, name)).size;
-    return n;
+    return this.pending().bytes;
+  }
+
+  /** Pending records (by their `.rb`, so one whose `.json` is still to be rebuilt counts) and their bytes on disk. */
+  pending(): { records: number; bytes: number } {
+    if (!existsSync(this.dir)) return { records: 0, bytes: 0 };
+    let records = 0;
+    let bytes = 0;
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith('.rb') && !name.endsWith('.json')) continue;
+      if (name.endsWith('.rb')) records++;
+      bytes += statSync(join(this.dir, name)).size;
+    }
+    return { records, bytes };
   }
 
   /**

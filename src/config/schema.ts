@@ -149,6 +149,8 @@ export const ConnectionSchema = z
 export const DepthSettingsSchema = z.strictObject({
   spillDir: z.string().min(1).optional().describe('Where the sink spills batches while ClickHouse is away; default <stateDir>/spill/<pod>.'),
   spillMaxBytes: z.number().int().min(1_048_576, 'must be at least 1048576 (1 MiB)').default(1_073_741_824).describe('Disk bound of the spill; over it the sink reports SpillFullError and holds rows in memory (backpressure).'),
+  quarantineDir: z.string().min(1).optional().describe('Where batches ClickHouse refused for good are kept, one folder per pod; default <stateDir>/quarantine (so <stateDir>/quarantine/<pod>).'),
+  quarantineMaxBytes: z.number().int().min(1_048_576, 'must be at least 1048576 (1 MiB)').default(1_073_741_824).describe('Disk bound of a pod\'s quarantine; over it a refused batch stays in the sink and is retried (the stream backs up) until records are replayed or dropped.'),
   batchRows: z.number().int().min(1).default(50_000).describe('Seal a ClickHouse insert batch at this many rows.'),
   batchDelayMs: z.number().int().min(0).default(250).describe('Seal a batch this long after its first row at the latest.'),
   maxBufferedRows: z.number().int().min(1).default(500_000).describe('Rows the sink holds in memory before it applies backpressure.'),
@@ -302,7 +304,7 @@ export const KNOWN_FIELDS = [
   'passwordRef', 'executablePath', 'headless', 'loginTimeoutMs', 'keepaliveIntervalMs', 'maxFailedLoginsPerDay', 'competingCooldownMs', 'penaltyBoxMs',
   'outageReportAfterMs', 'maintenance', 'daily', 'weekly', 'zone', 'start', 'end', 'startDay', 'endDay',
   'cluster', 'insertTarget', 'users', 'ingest', 'reader', 'migrator', 'id', 'mode', 'competingPolicy', 'totpSecretRef', 'pod', 'gateway', 'verifyTls', 'appPort', 'instruments', 'account', 'conid', 'exchange',
-  'depth', 'spillDir', 'spillMaxBytes', 'batchRows', 'batchDelayMs', 'maxBufferedRows', 'maxLaddersPerAccount', 'staleAfterMs',
+  'depth', 'spillDir', 'spillMaxBytes', 'quarantineDir', 'quarantineMaxBytes', 'batchRows', 'batchDelayMs', 'maxBufferedRows', 'maxLaddersPerAccount', 'staleAfterMs',
   'snapshotEveryMs', 'maxFrameBytes', 'moveAfterMs', 'retentionDays',
 ] as const;
 

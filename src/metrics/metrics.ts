@@ -41,6 +41,11 @@ export const metrics = {
   sinkLag: new Gauge({ name: 'ibflow_sink_lag_seconds', help: 'Age of the oldest depth row not yet in ClickHouse', labelNames: ['pod'] as const, registers: [registry] }),
   sinkBufferedRows: new Gauge({ name: 'ibflow_sink_buffered_rows', help: 'Depth rows held in memory by the sink', labelNames: ['pod'] as const, registers: [registry] }),
   spillBytes: new Gauge({ name: 'ibflow_spill_bytes', help: 'Bytes of depth batches spilled to local disk while ClickHouse is away', labelNames: ['pod'] as const, registers: [registry] }),
+  /** Batches ClickHouse refused for good, set aside on disk (`ibflow depth quarantine`); each leaves a gap row per stream. */
+  depthQuarantinedBatches: new Counter({ name: 'ibflow_depth_quarantined_batches_total', help: 'Depth batches ClickHouse refused for good and the sink set aside in the quarantine', labelNames: ['pod'] as const, registers: [registry] }),
+  depthQuarantinedRows: new Counter({ name: 'ibflow_depth_quarantined_rows_total', help: 'Depth rows in batches set aside in the quarantine', labelNames: ['pod'] as const, registers: [registry] }),
+  depthQuarantinePending: new Gauge({ name: 'ibflow_depth_quarantine_pending_records', help: 'Quarantine records waiting for a replay or drop', labelNames: ['pod'] as const, registers: [registry] }),
+  depthQuarantineBytes: new Gauge({ name: 'ibflow_depth_quarantine_bytes', help: 'Bytes on disk of the quarantine records waiting for a replay or drop', labelNames: ['pod'] as const, registers: [registry] }),
   workerUp: new Gauge({ name: 'ibflow_worker_up', help: '1 while the Temporal worker is running', labelNames: ['worker'] as const, registers: [registry] }),
   /** The app port (src/appPort/): `path` is normalised (ids → `:id`), so its label values stay few. */
   appPortForwarded: new Counter({ name: 'ibflow_app_port_forwarded_total', help: 'App port requests and websockets forwarded to the gateway', labelNames: ['pod', 'path'] as const, registers: [registry] }),
@@ -79,6 +84,18 @@ export function recordSinkStats(pod: string, stats: { lagSeconds?: number; buffe
   if (stats.lagSeconds !== undefined) metrics.sinkLag.set({ pod }, stats.lagSeconds);
   if (stats.bufferedRows !== undefined) metrics.sinkBufferedRows.set({ pod }, stats.bufferedRows);
   if (stats.spillBytes !== undefined) metrics.spillBytes.set({ pod }, stats.spillBytes);
+}
+
+/** A batch set aside in the quarantine. */
+export function recordQuarantinedBatch(pod: string, rows: number): void {
+  metrics.depthQuarantinedBatches.inc({ pod });
+  metrics.depthQuarantinedRows.inc({ pod }, rows);
+}
+
+/** What the quarantine holds now. */
+export function recordQuarantinePending(pod: string, pending: { records: number; bytes: number }): void {
+  metrics.depthQuarantinePending.set({ pod }, pending.records);
+  metrics.depthQuarantineBytes.set({ pod }, pending.bytes);
 }
 
 /** Forgets per-connection memory (tests). */
