@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Book } from '../../src/operations/depthQueries';
 import { configOption, readConfig } from '../support/configFile';
+import { registerDepthQuarantineCommand } from './depthQuarantine';
 import { withOperations } from '../support/operations';
 import { notFound, usage } from '../support/errors';
 import { out, printJson, table } from '../support/io';
@@ -166,7 +167,7 @@ export function registerDepthCommand(program: Command): void {
     .description('Look at the L2 depth in ClickHouse')
     .addHelpText(
       'after',
-      '\nExamples:\n  ibflow depth tail 265598\n  ibflow depth tail 265598 --once --json\n  ibflow depth query book 265598 --at "2024-05-01T14:30:00Z"\n  ibflow depth query spread 265598 --from 1h --interval 1m\n  ibflow depth query rate --from 15m\n  ibflow depth query uptime --from 1d --json\n',
+      '\nExamples:\n  ibflow depth tail 265598\n  ibflow depth tail 265598 --once --json\n  ibflow depth query book 265598 --at "2024-05-01T14:30:00Z"\n  ibflow depth query spread 265598 --from 1h --interval 1m\n  ibflow depth query rate --from 15m\n  ibflow depth query uptime --from 1d --json\n  ibflow depth quarantine list\n',
     );
 
   depth
@@ -214,6 +215,8 @@ export function registerDepthCommand(program: Command): void {
     .option('--conid <conid>', 'only this instrument')
     .addHelpText('after', '\nExample:\n  ibflow depth query rate --from 15m\n')
     .action((flags: RangeFlags & { conid?: string }) => queryRate(flags));
+
+  registerDepthQuarantineCommand(depth);
 
   rangeOptions(query.command('uptime').description('Session uptime per connection (time usable, drops, logins) from session_events'))
     .addHelpText('after', '\nExample:\n  ibflow depth query uptime --from 7d\n')

@@ -12,6 +12,8 @@ import { shortReason } from '../temporal/temporalRpc';
 import { createClickHouseClient, readQueryRunner, type RunQuery } from './clickhouseReads';
 import { sessionStatusesWith, startConnectionWorkflowsWith, startDepthMaintenanceWith } from './connectionWorkflows';
 import { bookAt, latestBook, spreadPerInterval, streamedRowCounts, streamGaps, updateRate, type Book, type InstrumentRate, type SpreadBucket, type StreamGap } from './depthQueries';
+import { dropQuarantine, listQuarantine, replayQuarantine, showQuarantine, type QuarantineDetail, type ReplayOptions, type ReplayOutcome } from './depthQuarantine';
+import type { QuarantineRecord } from '../clickhouse/quarantine';
 import { TemporalUnreachableError } from './errors';
 import {
   relogin,
@@ -57,6 +59,15 @@ export interface Operations {
   uptime(p: Range): Promise<Uptime[]>;
   streamedRowCounts(): Promise<{ conid: number; rows: number }[]>;
 
+  /** Depth batches ClickHouse refused for good, kept on this host's disk (src/operations/depthQuarantine.ts). */
+  readonly quarantine: {
+    list(p?: { pod?: string; replayed?: boolean }): QuarantineRecord[];
+    show(id: string, p?: { pod?: string; previewRows?: number }): QuarantineDetail;
+    /** Inserts as the ingest role (its own client, closed after). */
+    replay(ids: readonly string[] | 'all', p?: Omit<ReplayOptions, 'client'>): Promise<ReplayOutcome[]>;
+    drop(id: string, p?: { pod?: string }): QuarantineRecord;
+  };
+
   close(): Promise<void>;
 }
 
@@ -99,6 +110,12 @@ export function createOperations(config: IbflowConfig, opts: OperationsOptions =
     streamGaps: (p) => streamGaps(query, { database, ...p }),
     uptime: (p) => sessionUptime(query, { database, ...p }),
     streamedRowCounts: () => streamedRowCounts(query, { database }),
+    quarantine: {
+      list: (p) => listQuarantine(config, p),
+      show: (id, p) => showQuarantine(config, id, p),
+      replay: (ids, p) => replayQuarantine(config, ids, p),
+      drop: (id, p) => dropQuarantine(config, id, p),
+    },
     async close() {
       const [t, ch] = [temporal, clickhouse];
       temporal = clickhouse = null;
