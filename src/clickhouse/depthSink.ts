@@ -291,9 +291,12 @@ export class DepthSink {
    */
   async close(): Promise<void> {
     this.closed = true;
-    // A batch quarantined meanwhile adds its gap rows after the flush began: flush those too.
-    do await this.flush({ durable: true });
-    while (this.open !== null && this.open.rows > 0);
+    // A batch quarantined meanwhile seals its gap rows after the flush began: flush those too.
+    let sealedBefore: number;
+    do {
+      sealedBefore = this.nextBatchId;
+      await this.flush({ durable: true });
+    } while (this.nextBatchId !== sealedBefore || (this.open !== null && this.open.rows > 0));
   }
 
   stats(): DepthSinkStats {
@@ -521,7 +524,11 @@ export class DepthSink {
     const markers = record.streams.map(
       (s): DepthRow => ({ receivedNs: BigInt(s.lastNs), connection: s.connection, pod: s.pod, conid: s.conid, streamId: s.streamId, seq: s.toSeq, kind: 'gap', side: 'none', level: 0, price: 0, size: 0 }),
     );
+    // The markers go in a batch of their own: sealed into the open batch, a row there that is refused
+    // too (the same cause, still present) would take them into the quarantine with it, unmarking the hole.
+    this.seal();
     this.append(markers);
+    this.seal();
     this.log.error(
       { quarantine: record.id, rows: batch.rows, code: failure.code, errorName: failure.name, err: failure.message, streams: record.streams.length, dir: store.dir },
       'ClickHouse refused a depth batch for good: set aside in the quarantine, the hole marked with gap rows; the stream goes on (ibflow depth quarantine show/replay)',

@@ -7,6 +7,8 @@ import { readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { sleep } from '../sim/simTestKit';
+import { nowNs } from '../../src/gateway/gatewaySocket';
+import { listQuarantine, replayQuarantine } from '../../src/operations/depthQuarantine';
 import { sentFor, startHarness, storedAudit, storedBookInvariants, type Harness } from './streamHarness';
 
 jest.setTimeout(180_000);
@@ -281,6 +283,52 @@ describe('depth stream (harness: real simulator + real ClickHouse)', () => {
     const gaps = await h.query<{ seq: string }>(`SELECT seq FROM ${h.database}.depth WHERE kind = 'gap' AND conid = ${AAPL} ORDER BY seq`);
     expect(gaps.map((g) => Number(g.seq))).toContain(lastRefused);
     expect(h.logs.some((l) => l.msg === 'sink failed while streaming')).toBe(true);
+  });
+
+  test('ClickHouse refuses a batch for good mid-stream: set aside with its hole marked, the stream goes on and reports it; a replay after the fix restores every frame', async () => {
+    h = await startHarness({ sim: { depth: { framesPerSecond: 100 } } });
+    const run = h.start([{ conid: AAPL }]);
+    await until('rows in ClickHouse', async () => (await storedAudit(h!, AAPL)).frames > 20);
+    // The server now refuses every batch holding a book row received in the next 1.5 s (Code 395); gap rows pass.
+    const t1 = nowNs();
+    const t2 = t1 + 1_500_000_000n;
+    const inWindow = `kind != 'gap' AND received_ns >= ${t1} AND received_ns < ${t2}`;
+    await h.ch.client.command({ query: `ALTER TABLE ${h.database}.depth ADD COLUMN poison UInt8 MATERIALIZED throwIf(${inWindow})` });
+    try {
+      await until('a batch quarantined', async () => h!.sink.stats().batchesQuarantined >= 1, 30_000);
+      await until('rows received after the window stored', async () => {
+        const [r] = await h!.query<{ n: string }>(`SELECT count() AS n FROM ${h!.database}.depth WHERE kind != 'gap' AND received_ns >= ${t2}`);
+        return Number(r!.n) > 50;
+      });
+      const [refused] = await h.query<{ n: string }>(`SELECT count() AS n FROM ${h.database}.depth WHERE ${inWindow}`);
+      expect(Number(refused!.n)).toBe(0);
+    } finally {
+      await h.ch.client.command({ query: `ALTER TABLE ${h.database}.depth DROP COLUMN poison` });
+    }
+    await h.sink.flush(); // the gap rows of a batch set aside just now
+    const records = listQuarantine(h.config);
+    expect(records.length).toBeGreaterThanOrEqual(1);
+    for (const r of records) {
+      expect(r.error).toMatchObject({ kind: 'permanent', code: 395 });
+      for (const s of r.streams) {
+        const marks = await h.query<{ n: string }>(`SELECT count() AS n FROM ${h.database}.depth WHERE kind = 'gap' AND stream_id = '${s.streamId}' AND seq = ${s.toSeq}`);
+        expect([r.id, s.streamId, Number(marks[0]!.n)]).toEqual([r.id, s.streamId, 1]);
+      }
+    }
+    // The depth workflow heard of it, with the command that puts the rows back.
+    const problems = h.signals.filter((s) => s.name === 'depthProblem').map((s) => String(s.args[0]));
+    for (const r of records) expect(problems.some((p) => p.startsWith('DepthQuarantined:') && p.includes(`ibflow depth quarantine replay ${r.id}`))).toBe(true);
+
+    const outcomes = await replayQuarantine(h.config, 'all', { client: h.ch.client });
+    expect(outcomes.map((o) => o.outcome)).toEqual(records.map(() => 'replayed'));
+    const outcome = await quiesceAndStop(h, run);
+    expect(outcome.ok || outcome.error.name).toBe('CancelledFailure'); // the refusal did not end the stream
+    const sent = sentFor(await h.simStats(), AAPL);
+    const stored = await storedAudit(h, AAPL);
+    expect(sent.subscriptions).toBe(1);
+    expect(stored.frames).toBe(sent.frames);
+    expect(stored.rowsFinal).toBe(stored.identities);
+    expect(stored.sizeSum).toBeCloseTo(sent.sizeSum, 6);
   });
 
   test('a socket paused by the sink\'s backpressure is not taken for a stale ladder (no spurious resubscribe)', async () => {

@@ -9,7 +9,7 @@ import type { PodDependencies } from '../../activities/podDependencies';
 import { startDepthStreamRig, type RunningStream, type SimSubscriptionStats } from '../../stack/depthStreamRig';
 import type { SimulatorOptions } from '../../sim';
 import type { DepthSink, BatchInsertedInfo } from '../../src/clickhouse/depthSink';
-import type { DepthSettings } from '../../src/config/schema';
+import type { DepthSettings, IbflowConfig } from '../../src/config/schema';
 import { createLogger } from '../../src/logging/logger';
 import { uniqueDatabase, type TestClickHouse } from '../support/clickhouseServer';
 import { PAPER_USER, startTestSim, type TestSim } from '../sim/simTestKit';
@@ -33,6 +33,10 @@ export interface Harness {
   database: string;
   sink: DepthSink;
   spillDir: string;
+  /** The sink's quarantine folder (`<config.stateDir>/quarantine/<pod>`). */
+  quarantineDir: string;
+  /** What the activity reads as its config (stateDir, depth, the connection). */
+  config: IbflowConfig;
   logs: LogLine[];
   signals: { workflowId: string; name: string; args: unknown[] }[];
   inserted: BatchInsertedInfo[];
@@ -85,6 +89,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     database: rig.database,
     sink: rig.sink,
     spillDir: rig.spillDir,
+    quarantineDir: rig.quarantineDir,
+    config: rig.config,
     logs,
     signals,
     inserted: rig.inserted,
