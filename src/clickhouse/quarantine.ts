@@ -169,14 +169,14 @@ export class QuarantineStore {
   /** One record (pending or replayed) and its batch's RowBinary bytes. */
   get(id: string): { record: QuarantineRecord; payload: Buffer } {
     const where = this.locate(id);
-    const record = readRecord(join(where.dir, `${id}.json`), where.state);
+    const record = this.read(where, id);
     return { record, payload: readSegmentFile(join(where.dir, `${id}.rb`)).payload };
   }
 
   /** Notes a replay attempt; a successful one moves the record under replayed/. */
   recordReplay(id: string, outcome: { ok: boolean; error?: string; at?: Date }): QuarantineRecord {
     const where = this.locate(id);
-    const record = readRecord(join(where.dir, `${id}.json`), where.state);
+    const record = this.read(where, id);
     record.replays.push({ at: (outcome.at ?? new Date()).toISOString(), ok: outcome.ok, ...(outcome.error ? { error: outcome.error } : {}) });
     writeJsonDurably(join(where.dir, `${id}.json`), record);
     if (outcome.ok && where.state === 'pending') {
@@ -195,8 +195,13 @@ export class QuarantineStore {
   /** Deletes a record and its rows for good. */
   drop(id: string): QuarantineRecord {
     const where = this.locate(id);
-    const record = readRecord(join(where.dir, `${id}.json`), where.state);
-    unlinkSync(join(where.dir, `${id}.json`));
+    let record: QuarantineRecord;
+    try {
+      record = this.read(where, id);
+    } catch (err) {
+      record = damagedRecord(id, where.state, err); // dropping is how a damaged record goes
+    }
+    unlinkQuietly(join(where.dir, `${id}.json`));
     unlinkQuietly(join(where.dir, `${id}.rb`));
     fsyncDir(where.dir);
     return record;
@@ -204,9 +209,17 @@ export class QuarantineStore {
 
   private locate(id: string): { dir: string; state: QuarantineRecord['state'] } {
     if (!ID.test(id)) throw new QuarantineRecordNotFoundError(`${JSON.stringify(id)} is not a quarantine record id (they look like q-20260101T120000123Z-0a1b2c; see ibflow depth quarantine list)`);
-    if (existsSync(join(this.dir, `${id}.json`))) return { dir: this.dir, state: 'pending' };
-    if (existsSync(join(this.dir, REPLAYED, `${id}.json`))) return { dir: join(this.dir, REPLAYED), state: 'replayed' };
+    // By either file: an orphan .rb (its .json never written) is a record too.
+    const has = (dir: string) => existsSync(join(dir, `${id}.json`)) || existsSync(join(dir, `${id}.rb`));
+    if (has(this.dir)) return { dir: this.dir, state: 'pending' };
+    if (has(join(this.dir, REPLAYED))) return { dir: join(this.dir, REPLAYED), state: 'replayed' };
     throw new QuarantineRecordNotFoundError(`no quarantine record ${id} in ${this.dir}`);
+  }
+
+  /** Its `.json`, or for an orphan `.rb` the record rebuilt from its rows. */
+  private read(where: { dir: string; state: QuarantineRecord['state'] }, id: string): QuarantineRecord {
+    const json = join(where.dir, `${id}.json`);
+    return existsSync(json) ? readRecord(json, where.state) : this.rebuild(where.dir, id, where.state);
   }
 
   private scan(dir: string, state: QuarantineRecord['state']): QuarantineRecord[] {
@@ -217,8 +230,13 @@ export class QuarantineStore {
       if (name.endsWith('.tmp')) continue;
       const id = name.replace(/\.(json|rb)$/, '');
       if (!ID.test(id)) continue;
-      if (name.endsWith('.json')) out.push(readRecord(join(dir, name), state));
-      else if (name.endsWith('.rb') && !names.has(`${id}.json`)) out.push(this.rebuild(dir, id, state));
+      try {
+        if (name.endsWith('.json')) out.push(readRecord(join(dir, name), state));
+        else if (name.endsWith('.rb') && !names.has(`${id}.json`)) out.push(this.rebuild(dir, id, state));
+      } catch (err) {
+        // One damaged file must not hide the other records: it is listed as what it is.
+        out.push(damagedRecord(id, state, err));
+      }
     }
     return out;
   }
@@ -227,14 +245,13 @@ export class QuarantineStore {
   private rebuild(dir: string, id: string, state: QuarantineRecord['state']): QuarantineRecord {
     const segment = readSegmentFile(join(dir, `${id}.rb`));
     const rows = decodeDepthRows(segment.payload);
-    const stamp = /^q-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id)!;
     const record: QuarantineRecord = {
       id,
       state,
       database: '',
       table: 'depth',
       pod: rows[0]?.pod ?? '',
-      quarantinedAt: `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}.${stamp[7]}Z`,
+      quarantinedAt: idTime(id),
       rows: segment.rows,
       bytes: segment.payload.length,
       error: { kind: 'unrecorded', message: 'ibflow stopped while quarantining this batch; the server error was not recorded' },
@@ -245,6 +262,31 @@ export class QuarantineStore {
     writeJsonDurably(join(dir, `${id}.json`), record);
     return record;
   }
+}
+
+/** The id's time, `q-20260101T120000123Z-…` → ISO. */
+function idTime(id: string): string {
+  const stamp = /^q-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id)!;
+  return `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}.${stamp[7]}Z`;
+}
+
+/** A record whose files cannot be read (a damaged disk, a hand edit): listed so it can be dropped, never replayed. */
+function damagedRecord(id: string, state: QuarantineRecord['state'], err: unknown): QuarantineRecord {
+  const reason = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  return {
+    id,
+    state,
+    database: '',
+    table: 'depth',
+    pod: '',
+    quarantinedAt: idTime(id),
+    rows: 0,
+    bytes: 0,
+    error: { kind: 'unrecorded', message: `damaged quarantine record, its rows cannot be read (${reason}); drop it: ibflow depth quarantine drop ${id}` },
+    attempts: 0,
+    streams: [],
+    replays: [],
+  };
 }
 
 function readRecord(file: string, state: QuarantineRecord['state']): QuarantineRecord {

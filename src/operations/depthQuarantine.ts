@@ -88,7 +88,8 @@ function podsOf(config: QuarantineConfig, pod?: string): string[] {
 
 /** Records of every pod (or one), oldest first; with `replayed`, those already put back too. */
 export function listQuarantine(config: QuarantineConfig, opts: { pod?: string; replayed?: boolean } = {}): QuarantineRecord[] {
-  const records = podsOf(config, opts.pod).flatMap((pod) => storeFor(config, pod).list({ replayed: opts.replayed ?? false }));
+  // The folder names the pod (a damaged record cannot say).
+  const records = podsOf(config, opts.pod).flatMap((pod) => storeFor(config, pod).list({ replayed: opts.replayed ?? false }).map((r) => ({ ...r, pod })));
   return records.sort((a, b) => a.id.localeCompare(b.id));
 }
 
@@ -168,7 +169,14 @@ export async function replayQuarantine(config: IbflowConfig, ids: readonly strin
 }
 
 async function replayOne(client: ClickHouseClient, config: QuarantineConfig, store: QuarantineStore, id: string, pod: string): Promise<ReplayOutcome> {
-  const { record, payload } = store.get(id);
+  let found: ReturnType<QuarantineStore['get']>;
+  try {
+    found = store.get(id);
+  } catch (err) {
+    if (err instanceof QuarantineRecordNotFoundError) throw new QuarantineEntryMissingError(id, err.message);
+    return { id, pod, outcome: 'failed', rows: 0, kind: 'damaged', error: `the record cannot be read: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; drop it (ibflow depth quarantine drop ${id})` };
+  }
+  const { record, payload } = found;
   if (record.state === 'replayed') {
     const last = [...record.replays].reverse().find((r) => r.ok);
     return { id, pod, outcome: 'already_replayed', rows: record.rows, at: last?.at ?? null };

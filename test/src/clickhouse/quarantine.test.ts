@@ -3,7 +3,7 @@
  * its two files, the replay and drop life cycle, the errors an operator sees, the disk bound, and
  * the recovery of a `.rb` left without its `.json` by a crash.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DepthRow } from '../../../src/book/depthRow';
@@ -271,5 +271,31 @@ describe('recovery and accounting', () => {
 
   it('refuses a maxBytes that cannot hold even a header', () => {
     expect(() => new QuarantineStore({ dir, maxBytes: SPILL_HEADER_BYTES })).toThrow(RangeError);
+  });
+
+  it('a damaged record is listed as damaged beside the good ones, and can be dropped', () => {
+    const store = new QuarantineStore({ dir });
+    const good = store.add(batchOf(twoStreamRows()), info(new Date('2026-05-06T07:08:09.010Z')));
+    const orphan = store.add(batchOf(twoStreamRows(), 8), info(new Date('2026-05-06T07:08:10.010Z')));
+    const badJson = store.add(batchOf(twoStreamRows(), 9), info(new Date('2026-05-06T07:08:11.010Z')));
+    // An orphan .rb whose bytes were damaged, and a .json cut short.
+    unlinkSync(join(dir, `${orphan.id}.json`));
+    const rb = join(dir, `${orphan.id}.rb`);
+    const bytes = readFileSync(rb);
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(rb, bytes);
+    writeFileSync(join(dir, `${badJson.id}.json`), '{"id": ');
+
+    const listed = store.list();
+    expect(listed.map((r) => r.id)).toEqual([good.id, orphan.id, badJson.id]);
+    expect(listed[0]).toEqual(good);
+    for (const damaged of listed.slice(1)) {
+      expect(damaged).toMatchObject({ rows: 0, streams: [], error: { kind: 'unrecorded' } });
+      expect(damaged.error.message).toMatch(new RegExp(`damaged quarantine record.*drop ${damaged.id}`));
+    }
+    expect(store.drop(orphan.id).id).toBe(orphan.id);
+    expect(store.drop(badJson.id).error.message).toMatch(/damaged/);
+    expect(store.list().map((r) => r.id)).toEqual([good.id]);
+    expect(readdirSync(dir).sort()).toEqual([`${good.id}.json`, `${good.id}.rb`]);
   });
 });
