@@ -6,10 +6,11 @@ import { ibkrUnreachable } from './ibkrUnreachable';
 import { judgeNoOutage } from './noOutageAudit';
 import { startNoOutageWatch } from './noOutageWatch';
 import { noisyCoTenant, type CoTenantVariant } from './noisyCoTenant';
+import { POISON_EXPECTED, poisonBatch } from './poisonBatch';
 import type { Rng } from './rng';
 import { sleep, type SoakConnection, type SoakStack } from './soakStack';
 
-export const FAULT_KINDS = ['session-drop', 'ws-kill', 'competing-login', 'failed-login', 'http-5xx', 'http-429', 'http-latency', 'noisy-co-tenant', 'ibkr-unreachable', 'clickhouse-restart', 'pod-kill', 'temporal-restart'] as const;
+export const FAULT_KINDS = ['session-drop', 'ws-kill', 'competing-login', 'failed-login', 'http-5xx', 'http-429', 'http-latency', 'noisy-co-tenant', 'ibkr-unreachable', 'clickhouse-restart', 'pod-kill', 'temporal-restart', 'poison-batch'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** One injected fault: the connections it may take down, and until when (plus a recovery grace). */
@@ -282,6 +283,11 @@ async function injectOne(ctx: FaultContext, kind: FaultKind, c: SoakConnection, 
     case 'pod-kill': {
       const killed = stack.killPodWorker(c.pod);
       return outage(`SIGKILL pod worker ${c.pod}${killed ? '' : ' (was not running)'}`, [c.id], 90_000);
+    }
+    case 'poison-batch': {
+      // No session outage: the session and the stream go on; the refused rows are back after the replay.
+      const r = await poisonBatch(stack, c, { otherFaults: (from, to) => otherFaultsDuring(span, c, from, to) });
+      return outage(r.detail, [], 0, { expected: POISON_EXPECTED, ok: r.ok });
     }
     case 'temporal-restart': {
       const downMs = rng.int(2_000, 8_000);
