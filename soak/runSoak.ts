@@ -6,6 +6,7 @@ import { allWorkflowHistories } from '../src/operations/workflowHistory';
 import type { SimStatsSnapshot } from '../sim';
 import { setIbkrReachability } from '../sim/controlClient';
 import { qualifiedName, quoteString } from '../src/clickhouse/sql';
+import { listQuarantine } from '../src/operations/depthQuarantine';
 import { needlesOf, scanBuffer, scanDir, scanObject, type LeakHit } from './canary';
 import { auditConnection, auditFailures, type DepthAudit, type StreamStat } from './depthAudit';
 import { closeDepthWatch, depthFlowing, subscriptionsOf } from './depthWatch';
@@ -45,6 +46,8 @@ export interface SoakReport {
   faults: Outage[];
   faultCounts: Record<string, number>;
   depth: DepthAudit[];
+  /** Batches the pods' sinks set aside (poison-batch faults): every one must have been replayed by the end. */
+  quarantine: { records: number; rows: number; replayed: number; pending: string[] };
   availability: Availability[];
   logins: { connection: string; ok: number; failed: number; locked: number; lockouts: number; budget: number; injected: number }[];
   leaks: { histories: number; tables: number; tableBytes: number; files: number; fileBytes: number; hits: LeakHit[] };
@@ -141,6 +144,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     for (const sim of stack.sims.values()) await simControl(sim, 'POST', '/sim/control/depth', { paused: true });
     const depth = await settledDepthAudit(stack, opts.framesPerSecond, log);
     for (const a of depth) failures.push(...auditFailures(a));
+    // Every poison was replayed: a record still pending is rows missing from the depth table.
+    const quarantined = listQuarantine(stack.config, { replayed: true });
+    const quarantine = {
+      records: quarantined.length,
+      rows: quarantined.reduce((n, r) => n + r.rows, 0),
+      replayed: quarantined.filter((r) => r.state === 'replayed').length,
+      pending: quarantined.filter((r) => r.state === 'pending').map((r) => `${r.pod}/${r.id}`),
+    };
+    if (quarantine.pending.length) failures.push(`${quarantine.pending.length} depth quarantine record(s) still pending at the end (never replayed): ${quarantine.pending.join(', ')}`);
 
     // Failed logins vs the budget, from the simulator's own counts.
     const logins = [];
@@ -213,6 +225,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       faults,
       faultCounts,
       depth,
+      quarantine,
       availability,
       logins,
       leaks: { histories, tables: tables.length, tableBytes, files: files.files, fileBytes: files.bytes, hits },
@@ -244,16 +257,20 @@ async function everyFaultOnce(stack: SoakStack, run: Run): Promise<void> {
     // Finishes first: it takes the cut off from IBKR, 45 s here (2–5 min at random would not fit the suite's time).
     [{ kind: 'session-drop' }, { kind: 'competing-login' }, { kind: 'http-429' }, { kind: 'ibkr-unreachable', opts: { ibkrUnreachableMs: 45_000 } }],
     [{ kind: 'ws-kill' }, { kind: 'failed-login' }, { kind: 'http-latency' }, { kind: 'noisy-co-tenant', opts: { coTenant: 'app-port' } }],
-    [{ kind: 'http-5xx' }, { kind: 'pod-kill' }, { kind: 'noisy-co-tenant', opts: { coTenant: 'direct-pair-strict' } }],
+    // The poison last, after the pod kill and (awaited below) the server restarts: none of them overlaps it.
+    [{ kind: 'http-5xx' }, { kind: 'pod-kill' }, { kind: 'noisy-co-tenant', opts: { coTenant: 'direct-pair-strict' } }, { kind: 'poison-batch' }],
   ];
   let chDone!: () => void;
   const clickhouseBack = new Promise<void>((r) => (chDone = r));
+  let serversDoneNow!: () => void;
+  const serversDone = new Promise<void>((r) => (serversDoneNow = r));
   const laneOf = (i: number) => lanes.filter((_, k) => k % cs.length === i).flat();
   const connectionLanes = cs.map(async (c, i) => {
     for (const { kind, opts } of laneOf(i)) {
       // Today a pod killed while ClickHouse is down loses its in-memory rows (no spill yet): keep
       // this fixed plan to one fault at a time per kind of damage; the random plan overlaps them.
       if (kind === 'pod-kill') await clickhouseBack;
+      if (kind === 'poison-batch') await serversDone;
       await run(kind, c, opts);
       await sleep(3_000); // let the fault be noticed before waiting for the recovery
       await waitRecovered(stack, c, 120_000);
@@ -265,6 +282,7 @@ async function everyFaultOnce(stack: SoakStack, run: Run): Promise<void> {
     chDone();
     await sleep(10_000);
     await run('temporal-restart', cs[0]);
+    serversDoneNow();
   })();
   await Promise.all([...connectionLanes, serverLane]);
 }
@@ -390,6 +408,8 @@ export function formatReport(r: SoakReport): string {
     lines.push(`  ${a.connection} | ${a.subscriptions}/${a.streams} | ${a.sent} | ${a.stored} | ${a.lost} | ${a.inFlight} | ${a.duplicated} | ${a.unmarkedGapFrames} | ${a.unmatchedFrames} | ${a.streamsWithoutGapMarker} | ${a.collapsedRows}`);
     for (const p of a.pairs) if (p.note !== 'complete') lines.push(`      ${p.sub ?? '-'} ↔ ${p.stream?.slice(0, 8) ?? '-'}: sent ${p.sent}, stored ${p.stored}: ${p.note}`);
   }
+  const q = r.quarantine;
+  lines.push(`Depth quarantine: ${q.records} refused batch(es) set aside (${q.rows} rows), ${q.replayed} replayed, ${q.pending.length} pending${q.pending.length ? ` (${q.pending.join(', ')})` : ''}`);
   lines.push('', 'Session availability outside injected outages (+grace):');
   for (const a of r.availability) lines.push(`  ${a.connection}: ${a.percentOutside.toFixed(1)}% usable (${a.usableOutsideS.toFixed(0)} of ${(a.observedS - a.excusedS).toFixed(0)} s; ${a.excusedS.toFixed(0)} s excused; ${a.downOutsideS.toFixed(0)} s down outside outages)`);
   lines.push('', 'Logins (simulator counts) vs budget per day:');

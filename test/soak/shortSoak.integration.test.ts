@@ -8,7 +8,7 @@ import { formatReport, runSoak } from '../../soak/runSoak';
 
 jest.setTimeout(600_000);
 
-test('every fault type once: no loss, no unmarked gap, no budget breach, no leaked secret; a 429 and noisy co-tenants cost no outage; IBKR unreachable is named and recovers by itself', async () => {
+test('every fault type once: no loss, no unmarked gap, no budget breach, no leaked secret; a 429 and noisy co-tenants cost no outage; IBKR unreachable is named and recovers by itself; a poisoned batch is quarantined and replayed', async () => {
   // A pinned default keeps CI repeatable; `npm run soak` explores random seeds.
   const seed = Number(process.env.IBFLOW_SOAK_SEED ?? 42);
   const lines: string[] = [];
@@ -35,6 +35,12 @@ test('every fault type once: no loss, no unmarked gap, no budget breach, no leak
   expect(cutOff).toHaveLength(1);
   expect([cutOff[0].detail, cutOff[0].check?.ok]).toEqual([cutOff[0].detail, true]);
   expect(cutOff[0].detail).toMatch(/outage named ibkr_unreachable after \d+ s/);
+  // A batch refused for good: set aside with its hole marked, later rows stored, replayed; nothing left pending.
+  const poison = report.faults.filter((f) => f.kind === 'poison-batch');
+  expect(poison).toHaveLength(1);
+  expect([poison[0].detail, poison[0].check?.ok]).toEqual([poison[0].detail, true]);
+  expect(report.quarantine.replayed).toBeGreaterThan(0);
+  expect(report.quarantine).toMatchObject({ records: report.quarantine.replayed, pending: [] });
   expect(report.pacing.coTenantBoxes).toBeGreaterThanOrEqual(1); // the strict gateway did box the pod: the audit saw a box end
   expect(report.pacing.unintendedBoxes).toEqual([]);
   expect(report.rateLimitedOutages).toEqual([]);
