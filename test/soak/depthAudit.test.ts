@@ -45,6 +45,14 @@ test('a stream refused a subscription (no rows) and a subscription killed before
   expect(a.inFlight).toBe(3);
 });
 
+test('a refused batch replayed leaves gap markers inside its stream (clean); one never replayed leaves a hole the audit counts', () => {
+  // The quarantine's gap rows stay after a replay: more than one marker per stream, at seq > 1.
+  expect(auditFailures(auditConnection('c', 't', [sub(1, 100, true)], [stream(1, 100, { gapRows: 4 })], rules))).toEqual([]);
+  const pending = auditConnection('c', 't', [sub(1, 100, true)], [stream(1, 88, { gapRows: 4, maxSeq: 100 })], rules);
+  expect(pending.unmarkedGapFrames).toBe(12);
+  expect(auditFailures(pending)).toHaveLength(1);
+});
+
 test('frames stored beyond the simulator confirmed count are tolerated up to the slack', () => {
   expect(auditConnection('c', 't', [sub(1, 100)], [stream(1, 102)], rules)).toMatchObject({ unconfirmed: 2, duplicated: 0 });
 });
