@@ -1,7 +1,7 @@
 /** The services of the embedded stack, each as a supervisor ServiceSpec, in a child process or in this process. */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from '@clickhouse/client';
+import { createEmbeddedAdminClickHouseClient } from '../src/clickhouse/clickhouseClient';
 import { loadUsersFile, startSimulator, type SimHandle } from '../sim';
 import { migrate } from '../src/clickhouse/migrations';
 import type { IbflowConfig } from '../src/config/schema';
@@ -40,7 +40,7 @@ export function clickhouseService(opts: ResolvedStackOptions, database: string, 
     restartOnExit: restartsOnExit(opts, 'clickhouse'),
     async start() {
       const server = await startEmbeddedClickHouse({ dataDir: join(opts.stateDir, 'clickhouse'), httpPort: opts.ports.clickhouseHttp, tcpPort: opts.ports.clickhouseTcp });
-      const client = createClient({ url: server.url });
+      const client = createEmbeddedAdminClickHouseClient(server.url);
       try {
         const { applied, serverVersion } = await migrate(client, { database });
         opts.progress(`  clickhouse ${serverVersion}: ${applied.length ? `applied migrations ${applied.join(', ')}` : 'schema up to date'}`);

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createEmbeddedAdminClickHouseClient } from '../src/clickhouse/clickhouseClient';
 import type { Client } from '@temporalio/client';
 import type { SimHandle } from '../sim';
 import { loadConfig } from '../src/config/loadConfig';
@@ -89,7 +90,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (opts.workers === 'in-process') await supervisor.start(workersInProcessService(config, pods, workers));
     else await Promise.all(workerChildServices(opts, configPath, pods).map((spec) => supervisor.start(spec)));
 
-    clickhouse = createClient({ url: config.clickhouse.url });
+    clickhouse = createEmbeddedAdminClickHouseClient(config.clickhouse.url);
     // One client for the stack's life: gRPC reconnects by itself after a Temporal restart.
     temporalClient = await connectTemporal(config);
     const openedClickHouse = clickhouse;

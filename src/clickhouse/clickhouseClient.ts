@@ -73,6 +73,15 @@ export async function createIbflowClickHouseClient(config: IbflowConfig, role: C
   });
 }
 
+/**
+ * The embedded stack's own client (its local server's default user, no password): migrations on
+ * start, the stack's reads and restarts. Logs through ibflow's logger like every other client.
+ */
+export function createEmbeddedAdminClickHouseClient(url: string, opts: { logger?: Logger; env?: NodeJS.ProcessEnv } = {}): ClickHouseClient {
+  const logger = opts.logger ?? defaultClientLogger(opts.env ?? process.env);
+  return createClient({ url, log: { LoggerClass: clickHouseLoggerClass(logger.child({ clickhouseUser: 'default', role: 'embedded-admin' })), level: clientLogLevel(logger) } });
+}
+
 /** stderr, so a command's output on stdout stays clean; warn unless IBFLOW_LOG_LEVEL says otherwise. */
 function defaultClientLogger(env: NodeJS.ProcessEnv): Logger {
   const logger = createLogger('clickhouse', pino.destination(2));

@@ -21,7 +21,7 @@ export interface ServerFeatures {
   lowCardinality: boolean;
   /** Column compression codecs (Delta, DoubleDelta, ZSTD…). */
   codecs: boolean;
-  /** DateTime64 (19.x on). */
+  /** DateTime64 (20.1 on; see docs/clickhouse.md). Computed, read by no DDL: time is stored as UInt64 ns. */
   dateTime64: boolean;
   /** Table TTL (19.6 on). */
   ttl: boolean;

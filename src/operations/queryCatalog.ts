@@ -94,7 +94,9 @@ the console, the MCP server), rendered with example values: connection \`paper-1
 ClickHouse 18.16 and later, which has no query parameters: values are written into the text, strings
 quoted by \`src/clickhouse/sql.ts\`. \`test/src/operations/queryDocs.test.ts\` checks that each block below
 is what the code builds, and \`test/src/operations/depthQueries.integration.test.ts\` checks every
-query's results on rows with known answers.
+query's results on rows with known answers, on both engines \`npm test\` runs: ClickHouse 18.16
+(Debian's server, the embedded stack) and a current engine (chDB 26.x, reached through
+\`stack/chdb/\`'s ClickHouse HTTP shim, with the schema's modern branch).
 
 Reminders (see \`docs/clickhouse.md\` and \`docs/depth.md\`):
 - A row's identity is \`(connection, conid, stream_id, seq, kind, side, level)\`; a replayed batch
