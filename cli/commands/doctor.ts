@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Connection } from '@temporalio/client';
 import { quoteIdentifier } from '../../src/clickhouse/sql';
+import { quarantineRoot } from '../../src/clickhouse/quarantineDirs';
 import { describeReach, LOCAL_PATH, probeGatewayReach, probeOnce, type ProbeAnswer } from '../../src/gateway/gatewayReach';
 import type { ConnectionConfig, IbflowConfig } from '../../src/config/schema';
 import type { SessionStatus } from '../../src/contract/sessionStatus';
@@ -332,6 +333,30 @@ export function sessionCheck(connectionId: string, workflow: string, s: SessionS
   }
 }
 
+/** Batches ClickHouse refused for good wait on this host's disk: a warning (the rows are safe), naming the command. */
+export function checkQuarantine(config: IbflowConfig): CheckResult {
+  const name = 'depth quarantine';
+  const root = quarantineRoot(config);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when the check runs, not at startup
+    const { listQuarantine } = require('../../src/operations/depthQuarantine') as typeof import('../../src/operations/depthQuarantine');
+    const pending = listQuarantine(config);
+    if (pending.length === 0) return { name, status: 'ok', detail: `no refused depth batch waiting (${root})` };
+    const rows = pending.reduce((n, r) => n + r.rows, 0);
+    const pods = [...new Set(pending.map((r) => r.pod))].join(', ');
+    const first = pending[0]!;
+    const code = first.error.code !== undefined ? `code ${first.error.code}: ` : '';
+    return {
+      name,
+      status: 'warn',
+      detail: `${pending.length} depth batch${pending.length === 1 ? '' : 'es'} (${rows} rows) refused by ClickHouse wait on pod ${pods} since ${first.quarantinedAt} (${code}${first.error.message.slice(0, 120)})`,
+      fix: 'ibflow depth quarantine list; fix the cause, then ibflow depth quarantine replay --all',
+    };
+  } catch (err) {
+    return { name, status: 'warn', detail: `cannot read ${root}: ${firstLine(err)}` };
+  }
+}
+
 export async function runDoctor(config: IbflowConfig, opts: { skip: Set<string> }): Promise<CheckResult[]> {
   const tasks: Promise<CheckResult | CheckResult[]>[] = [];
   if (!opts.skip.has('temporal')) tasks.push(checkTemporal(config));
@@ -340,20 +365,21 @@ export async function runDoctor(config: IbflowConfig, opts: { skip: Set<string> 
   if (!opts.skip.has('gateways')) for (const c of config.connections) tasks.push(checkGateway(c));
   if (!opts.skip.has('secrets')) for (const c of config.connections) tasks.push(checkSecrets(config, c));
   if (!opts.skip.has('chromium')) tasks.push(checkChromium(config));
+  if (!opts.skip.has('quarantine')) tasks.push(Promise.resolve(checkQuarantine(config)));
   return (await Promise.all(tasks)).flat();
 }
 
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
-    .description('Check Temporal, workers, each session (state, IBKR penalty box), ClickHouse, each gateway (reachable, TLS, clock skew), secrets and Chromium; exit 1 if any check fails')
+    .description('Check Temporal, workers, each session (state, IBKR penalty box), ClickHouse, each gateway (reachable, TLS, clock skew), secrets, Chromium and the depth quarantine; exit 1 if any check fails')
     .option(...configOption)
     .option('--json', 'machine-readable output')
-    .option('--skip <checks>', 'comma-separated: temporal, sessions, clickhouse, gateways, secrets, chromium', '')
+    .option('--skip <checks>', 'comma-separated: temporal, sessions, clickhouse, gateways, secrets, chromium, quarantine', '')
     .addHelpText('after', '\nRun it on the pod (gateways only accept local clients).\n\nExamples:\n  ibflow doctor\n  ibflow doctor --skip chromium --json\n')
     .action(async (flags: { config?: string; json?: boolean; skip: string }) => {
       const skip = new Set(flags.skip.split(',').map((s) => s.trim()).filter(Boolean));
-      for (const s of skip) if (!['temporal', 'sessions', 'clickhouse', 'gateways', 'secrets', 'chromium'].includes(s)) throw new CliError(`--skip: unknown check "${s}"`, EXIT.usage);
+      for (const s of skip) if (!['temporal', 'sessions', 'clickhouse', 'gateways', 'secrets', 'chromium', 'quarantine'].includes(s)) throw new CliError(`--skip: unknown check "${s}"`, EXIT.usage);
       const config = readConfig(flags);
       const results = [{ name: 'config', status: 'ok' as const, detail: `${configPathOf(flags)}: ${config.connections.length} connection(s)` }, ...(await runDoctor(config, { skip }))];
       const failed = results.filter((r) => r.status === 'fail').length;

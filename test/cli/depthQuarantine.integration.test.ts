@@ -151,6 +151,15 @@ test('refused batch: quarantined with its hole marked, later rows arrive; list, 
   expect(listText.stdout).toMatch(/395/);
   expect(listText.stderr).toContain(`ibflow depth quarantine replay ${id}`);
 
+  // doctor warns while a record waits (the rows are safe, so not a failure) and names the command.
+  const doctor = async () =>
+    (JSON.parse((await runCli(['doctor', '--config', configPath, '--skip', 'temporal,sessions,clickhouse,gateways,secrets,chromium', '--json'], { env })).stdout) as { checks: { name: string; status: string; detail: string; fix?: string }[] }).checks.find(
+      (c) => c.name === 'depth quarantine',
+    );
+  const warned = await doctor();
+  expect(warned).toMatchObject({ status: 'warn', fix: expect.stringContaining('ibflow depth quarantine replay --all') });
+  expect(warned!.detail).toMatch(new RegExp(`1 depth batch \\(90 rows\\) refused by ClickHouse wait on pod ${POD}.*code 395`));
+
   // show: the error, the rows (the poison among them).
   const shown = await cli('show', id, '--rows', '100');
   expect(shown.code).toBe(0);
@@ -175,6 +184,7 @@ test('refused batch: quarantined with its hole marked, later rows arrive; list, 
   expect(JSON.parse(replayed.stdout)).toEqual([{ id, pod: POD, outcome: 'replayed', rows: 90 }]);
   expect(await count(`SELECT count() AS n FROM ${db}.depth FINAL WHERE kind = 'snapshot'`)).toBe(210);
   expect((await cli('list', '--json')).stdout.trim()).toBe('[]');
+  expect(await doctor()).toMatchObject({ status: 'ok' });
 
   // Asked again: nothing sent, and said so.
   const again = await cli('replay', id);
