@@ -14,6 +14,8 @@ export const PATCHES = {
   oneCooldownPerCompetingLoss: 'one-cooldown-per-competing-loss',
   /** depthWorkflow: a cancelled stream ends before the next one starts (stop 9). */
   streamEndsBeforeTheNext: 'stream-ends-before-the-next',
+  /** sessionWorkflow: a login or reconnect tried during an outage does not end it; only an answer does (stop 14). */
+  outageSpansAttempts: 'outage-spans-attempts',
 } as const;
 
 export type PatchId = (typeof PATCHES)[keyof typeof PATCHES];
@@ -24,4 +26,5 @@ export const PATCH_STAGE: Record<PatchId, 'patched' | 'deprecated'> = {
   'no-bridge-escalates-to-login': 'patched',
   'one-cooldown-per-competing-loss': 'patched',
   'stream-ends-before-the-next': 'patched',
+  'outage-spans-attempts': 'patched',
 };

@@ -161,9 +161,19 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     if (outage.reportedAt !== null) recordEvent(status.state, outageOverReason(outage, Date.now()));
   }
 
+  /**
+   * Trying again (a login a person asked for, a reconnect) says nothing of whether the gateway and
+   * IBKR answer: the outage goes on until an attempt gets an answer (usable, or another failure).
+   * Before the patch, the attempt itself ended it and recorded a false "outage over".
+   */
+  function outageGoesOnThrough(state: SessionState): boolean {
+    if (status.outage == null || (state !== 'logging_in' && state !== 'reconnecting')) return false;
+    return wf.patched(PATCHES.outageSpansAttempts);
+  }
+
   /** Every state change: search attribute, event log row, and the depth workflow told of usable ↔ not. */
   function setState(state: SessionState, reason: string, nextAttemptAt: string | null = null): void {
-    if (state !== 'unavailable') endOutage();
+    if (state !== 'unavailable' && !outageGoesOnThrough(state)) endOutage();
     const previous = status.state;
     status.reason = reason;
     status.nextAttemptAt = nextAttemptAt;

@@ -109,6 +109,8 @@ test('IBKR unreachable: unavailable with an outage named as such, reported past 
     await waitFor('the forced login declined as an outage', async () => ((await events(paper.id, from)).some((e) => /browser login not started: gateway running, IBKR unreachable/.test(e.reason)) ? true : null), 60_000);
     await waitFor('the outage reported past its threshold', async () => ((await events(paper.id, from)).some((e) => /^outage: IBKR unreachable through the gateway for more than 10 s/.test(e.reason)) ? true : null), 90_000);
     expect((await status(paper.username))?.outage?.reportedAt).toEqual(expect.any(String));
+    // The forced login did not get an answer from IBKR: the outage went on, nothing said it was over.
+    expect((await events(paper.id, from)).filter((e) => /^outage over/.test(e.reason))).toEqual([]);
     expect((await ibkrReachability(sim)).hungRequests).toBeGreaterThanOrEqual(0);
     // IBKR ends the session meanwhile (as its idle timeout would after about 6 minutes).
     await simControl(sim, 'POST', '/sim/control/drop', { username: paper.username, kind: 'expire' });

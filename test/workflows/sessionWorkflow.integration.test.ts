@@ -204,6 +204,40 @@ test('a penalty box told by the pod is shown and recorded, start and end, and th
   );
 });
 
+test('an outage goes on through a login a person asks for meanwhile: reported once, no false "outage over", ended once IBKR answers', async () => {
+  const gateway = new FakeGateway();
+  gateway.checkFailures = Array.from({ length: 100 }, () => 'IbkrUnreachable');
+  gateway.loginFailures = ['IbkrUnreachable']; // the login page cannot load: the activity declines to start a browser
+  const events: { state: string; previousState: string; reason: string }[] = [];
+  const recording: ControlActivities = { ...control, recordSessionEvent: async (e) => void events.push(e) };
+  await withSession(
+    gateway,
+    { outageReportAfterMs: 2 * MIN },
+    async ({ status, signal }) => {
+      await until('the outage seen', async () => (await status()).outage?.kind === 'ibkr_unreachable');
+      const since = (await status()).outage!.since;
+      for (let i = 0; i < 20 && (await status()).outage?.reportedAt == null; i++) await env.sleep(MIN);
+      const reported = (await status()).outage!;
+      expect(reported).toMatchObject({ kind: 'ibkr_unreachable', since, reportedAt: expect.any(String) });
+
+      await signal(forceReloginSignal);
+      await until('the forced login tried and declined', async () => gateway.logins === 1 && (await status()).state === 'unavailable');
+      // Still the same outage, still reported: the attempt did not get an answer from IBKR.
+      expect((await status()).outage).toEqual(reported);
+      expect(events.filter((e) => /^outage over/.test(e.reason))).toEqual([]);
+
+      gateway.checkFailures = []; // IBKR answers again (the session it had is gone: a fresh login follows)
+      for (let i = 0; i < 20 && (await status()).state !== 'usable'; i++) await env.sleep(MIN);
+      await until('usable', async () => (await status()).state === 'usable');
+      expect((await status()).outage ?? null).toBeNull();
+      await until('the outage over on record', async () => events.some((e) => /^outage over/.test(e.reason)));
+      expect(events.filter((e) => /^outage: IBKR unreachable/.test(e.reason))).toHaveLength(1);
+      expect(events.filter((e) => /^outage over/.test(e.reason)).map((e) => e.reason)).toEqual([expect.stringMatching(new RegExp(`^outage over: IBKR answers again after .* \\(since ${since.replace(/[.]/g, '\\.')}\\)`))]);
+    },
+    recording,
+  );
+});
+
 test('inside a maintenance window no login is tried; the next attempt is set after the window', async () => {
   const gateway = new FakeGateway();
   // A window around the test server's "now", in UTC, 30 minutes long.

@@ -397,6 +397,17 @@ async function recordSkipping(): Promise<void> {
       await until('the penalty over', async () => (await status()).pacing === null);
     });
 
+    // An outage goes on through a login a person asks for meanwhile (patch outage-spans-attempts): reported once, over once.
+    const away = Object.assign(newGateway(), { checkFailures: Array.from({ length: 100 }, () => 'IbkrUnreachable'), loginFailures: ['IbkrUnreachable'] });
+    await session('session-ts-outage-spans-a-forced-login', away, { outageReportAfterMs: 2 * MIN }, async ({ handle, status }) => {
+      await until('the outage seen', async () => (await status()).outage?.kind === 'ibkr_unreachable');
+      await skipUntil('the outage reported', async () => (await status()).outage?.reportedAt != null, MIN);
+      await handle.signal(forceReloginSignal);
+      await until('the forced login declined', async () => away.logins === 1 && (await status()).state === 'unavailable');
+      away.checkFailures = [];
+      await skipUntil('usable', async () => (await status()).state === 'usable', MIN);
+    });
+
   } finally {
     await env.teardown();
   }
