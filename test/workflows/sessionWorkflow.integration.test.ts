@@ -227,7 +227,8 @@ test('an outage goes on through a login a person asks for meanwhile: reported on
       expect(events.filter((e) => /^outage over/.test(e.reason))).toEqual([]);
 
       gateway.checkFailures = []; // IBKR answers again (the session it had is gone: a fresh login follows)
-      for (let i = 0; i < 20 && (await status()).state !== 'usable'; i++) await env.sleep(MIN);
+      // Small steps: once usable, the keepalive runs in real time and the test clock cannot skip past it.
+      for (let i = 0; i < 60 && (await status()).state !== 'usable'; i++) await env.sleep(10_000);
       await until('usable', async () => (await status()).state === 'usable');
       expect((await status()).outage ?? null).toBeNull();
       await until('the outage over on record', async () => events.some((e) => /^outage over/.test(e.reason)));
