@@ -35,7 +35,7 @@ import { classifyInsertError, type ClassifiedInsertError } from './insertErrorKi
 import { QuarantineStore, type QuarantineRecord } from './quarantine';
 import { DepthRowBinaryWriter, validateDepthRows } from './rowBinary';
 import { depthInsertQuery, insertDepthRowBinary } from './rowBinaryInsert';
-import { SpillCorruptError, SpillFullError, SpillStore } from './spill';
+import { SpillCorruptError, SpillFullError, SpillStore, type SpillSegment } from './spill';
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -436,19 +436,7 @@ export class DepthSink {
             const first = segment ? segment.firstNs : batch!.firstNs;
             const last = segment ? segment.lastNs : batch!.lastNs;
             if (this.setAside({ id: segment ? segment.batchId : batch!.id, rows, bytes, firstNs: first, lastNs: last }, failure, attempt)) {
-              if (segment) {
-                try {
-                  this.spill!.removeHead();
-                } catch (removeErr) {
-                  this.log.warn({ err: messageOf(removeErr), segment: segment.file }, 'quarantined spill segment could not be deleted; the next start tries it again');
-                }
-              } else {
-                this.sealed.shift();
-                this.buffered -= batch!.rows;
-              }
-              const batchId = segment ? segment.batchId : batch!.id;
-              if (batchId > this.lastInsertedBatchId) this.lastInsertedBatchId = batchId;
-              if (batchId > this.lastDurableBatchId) this.lastDurableBatchId = batchId;
+              this.settleHead(segment, batch, 'quarantined spill segment could not be deleted; the next start tries it again');
               attempt = 0;
               this.wake();
               continue;
@@ -465,23 +453,9 @@ export class DepthSink {
         }
         attempt = 0;
         this.lastInsertError = null;
-        let batchId: number;
-        if (segment) {
-          try {
-            this.spill!.removeHead();
-          } catch (err) {
-            this.log.warn({ err: messageOf(err), segment: segment.file }, 'inserted spill segment could not be deleted; the next start replays it (deduplicated by the row identity)');
-          }
-          batchId = segment.batchId;
-        } else {
-          this.sealed.shift();
-          this.buffered -= batch!.rows;
-          batchId = batch!.id;
-        }
+        const batchId = this.settleHead(segment, batch, 'inserted spill segment could not be deleted; the next start replays it (deduplicated by the row identity)');
         this.rowsInserted += rows;
         this.batchesInserted++;
-        if (batchId > this.lastInsertedBatchId) this.lastInsertedBatchId = batchId;
-        if (batchId > this.lastDurableBatchId) this.lastDurableBatchId = batchId;
         this.log.debug?.({ batch: batchId, rows, bytes: bytes.length, fromSpill: !!segment }, 'depth batch inserted');
         if (this.onBatchInserted) {
           this.onBatchInserted({
@@ -497,6 +471,29 @@ export class DepthSink {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * The head batch is dealt with (inserted or quarantined): off disk or out of memory, and counted
+   * as settled for flush() and close(). Returns its id.
+   */
+  private settleHead(segment: SpillSegment | undefined, batch: Batch | undefined, undeletedWarning: string): number {
+    let batchId: number;
+    if (segment) {
+      try {
+        this.spill!.removeHead();
+      } catch (err) {
+        this.log.warn({ err: messageOf(err), segment: segment.file }, undeletedWarning);
+      }
+      batchId = segment.batchId;
+    } else {
+      this.sealed.shift();
+      this.buffered -= batch!.rows;
+      batchId = batch!.id;
+    }
+    if (batchId > this.lastInsertedBatchId) this.lastInsertedBatchId = batchId;
+    if (batchId > this.lastDurableBatchId) this.lastDurableBatchId = batchId;
+    return batchId;
   }
 
   private refusedForGood(failure: ClassifiedInsertError, attempt: number): boolean {
