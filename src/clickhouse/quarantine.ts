@@ -73,6 +73,11 @@ export interface QuarantineStoreOptions {
 const ID = /^q-\d{8}T\d{9}Z-[0-9a-f]{6}$/;
 const REPLAYED = 'replayed';
 
+/** Throws {@link QuarantineRecordNotFoundError} for a string that is no record id, saying what ids look like. */
+export function checkQuarantineId(id: string): void {
+  if (!ID.test(id)) throw new QuarantineRecordNotFoundError(`${JSON.stringify(id)} is not a quarantine record id (they look like q-20260101T120000123Z-0a1b2c; see ibflow depth quarantine list)`);
+}
+
 /** Per-stream summary of a batch's book rows. */
 export function quarantinedStreams(rows: readonly DepthRow[]): QuarantinedStream[] {
   const byStream = new Map<string, QuarantinedStream & { first: bigint; last: bigint }>();
@@ -166,6 +171,21 @@ export class QuarantineStore {
     return records.sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /**
+   * Whether a record (pending or replayed, readable or not) has this id; reads no file. A malformed
+   * id throws (see {@link checkQuarantineId}).
+   */
+  has(id: string): boolean {
+    checkQuarantineId(id);
+    try {
+      this.locate(id);
+      return true;
+    } catch (err) {
+      if (err instanceof QuarantineRecordNotFoundError) return false;
+      throw err;
+    }
+  }
+
   /** One record (pending or replayed) and its batch's RowBinary bytes. */
   get(id: string): { record: QuarantineRecord; payload: Buffer } {
     const where = this.locate(id);
@@ -208,7 +228,7 @@ export class QuarantineStore {
   }
 
   private locate(id: string): { dir: string; state: QuarantineRecord['state'] } {
-    if (!ID.test(id)) throw new QuarantineRecordNotFoundError(`${JSON.stringify(id)} is not a quarantine record id (they look like q-20260101T120000123Z-0a1b2c; see ibflow depth quarantine list)`);
+    checkQuarantineId(id);
     // By either file: an orphan .rb (its .json never written) is a record too.
     const has = (dir: string) => existsSync(join(dir, `${id}.json`)) || existsSync(join(dir, `${id}.rb`));
     if (has(this.dir)) return { dir: this.dir, state: 'pending' };

@@ -14,7 +14,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { DepthRow } from '../book/depthRow';
 import { createIbflowClickHouseClient } from '../clickhouse/clickhouseClient';
 import { classifyInsertError } from '../clickhouse/insertErrorKind';
-import { QuarantineRecordNotFoundError, QuarantineStore, type QuarantineRecord } from '../clickhouse/quarantine';
+import { checkQuarantineId, QuarantineRecordNotFoundError, QuarantineStore, type QuarantineRecord } from '../clickhouse/quarantine';
 import { quarantineDirFor, quarantinePods } from '../clickhouse/quarantineDirs';
 import { decodeDepthRows } from '../clickhouse/rowBinaryDecode';
 import { depthInsertQuery, insertDepthRowBinary } from '../clickhouse/rowBinaryInsert';
@@ -93,22 +93,18 @@ export function listQuarantine(config: QuarantineConfig, opts: { pod?: string; r
   return records.sort((a, b) => a.id.localeCompare(b.id));
 }
 
-/** The pod whose quarantine holds `id`, and its store. */
+/** The pod whose quarantine holds `id`, and its store (found by name: a damaged record too, so it can be dropped). */
 function locate(config: QuarantineConfig, id: string, pod?: string): { pod: string; store: QuarantineStore } {
-  let reason = '';
+  try {
+    checkQuarantineId(id);
+  } catch (err) {
+    throw new QuarantineEntryMissingError(id, (err as Error).message);
+  }
   for (const p of podsOf(config, pod)) {
     const store = storeFor(config, p);
-    try {
-      store.get(id);
-      return { pod: p, store };
-    } catch (err) {
-      if (!(err instanceof QuarantineRecordNotFoundError)) throw err;
-      reason = err.message;
-      if (/is not a quarantine record id/.test(reason)) break;
-    }
+    if (store.has(id)) return { pod: p, store };
   }
-  const malformed = /is not a quarantine record id/.test(reason);
-  throw new QuarantineEntryMissingError(id, malformed ? reason : `no quarantine record ${id} on this host${pod ? ` for pod ${pod}` : ''} (ibflow depth quarantine list --replayed shows them all)`);
+  throw new QuarantineEntryMissingError(id, `no quarantine record ${id} on this host${pod ? ` for pod ${pod}` : ''} (ibflow depth quarantine list --replayed shows them all)`);
 }
 
 export function showQuarantine(config: QuarantineConfig, id: string, opts: { pod?: string; previewRows?: number } = {}): QuarantineDetail {
