@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { QuarantineRecord } from '../../src/clickhouse/quarantine';
 import type { QuarantineDetail, ReplayOutcome } from '../../src/operations/depthQuarantine';
 import { configOption, readConfig } from '../support/configFile';
-import { CliError, EXIT, notFound, usage } from '../support/errors';
+import { CliError, EXIT, usage } from '../support/errors';
 import { ask, isInteractive, note, out, printJson, table } from '../support/io';
 import { withOperations } from '../support/operations';
 import { ago } from '../support/time';
@@ -16,22 +16,6 @@ interface Flags {
   config?: string;
   pod?: string;
   json?: boolean;
-}
-
-/** The operations layer's "no such record / pod" become the CLI's not-found (exit 3). */
-function quarantineError(err: unknown): unknown {
-  const name = (err as { name?: string } | null)?.name;
-  if (name === 'QuarantineEntryMissingError' || name === 'UnknownPodError') return notFound((err as Error).message);
-  return err;
-}
-
-async function withQuarantine<T>(flags: Flags, fn: (ops: Parameters<Parameters<typeof withOperations>[1]>[0]) => Promise<T> | T): Promise<T> {
-  const config = readConfig(flags);
-  try {
-    return await withOperations(config, async (ops) => fn(ops));
-  } catch (err) {
-    throw quarantineError(err);
-  }
 }
 
 function why(r: QuarantineRecord): string {
@@ -51,7 +35,7 @@ function replayState(r: QuarantineRecord): string {
 }
 
 async function list(flags: Flags & { replayed?: boolean }): Promise<void> {
-  const records = await withQuarantine(flags, (ops) => ops.quarantine.list({ ...(flags.pod ? { pod: flags.pod } : {}), replayed: Boolean(flags.replayed) }));
+  const records = await withOperations(readConfig(flags), async (ops) => ops.quarantine.list({ ...(flags.pod ? { pod: flags.pod } : {}), replayed: Boolean(flags.replayed) }));
   if (flags.json) return printJson(records);
   if (records.length === 0) {
     out(`no quarantined depth batches${flags.pod ? ` for pod ${flags.pod}` : ''}${flags.replayed ? '' : ' waiting for a replay'} — every refused batch has been replayed or dropped, or none was refused`);
@@ -103,7 +87,7 @@ function nsToIso(ns: string): string {
 async function show(id: string, flags: Flags & { rows: string }): Promise<void> {
   const previewRows = Number(flags.rows);
   if (!Number.isInteger(previewRows) || previewRows < 0) throw usage(`--rows must be a whole number of rows to preview (got "${flags.rows}")`);
-  const detail = await withQuarantine(flags, (ops) => ops.quarantine.show(id, { previewRows, ...(flags.pod ? { pod: flags.pod } : {}) }));
+  const detail = await withOperations(readConfig(flags), async (ops) => ops.quarantine.show(id, { previewRows, ...(flags.pod ? { pod: flags.pod } : {}) }));
   if (flags.json) return printJson(detail);
   out(renderQuarantineDetail(detail));
 }
@@ -117,7 +101,7 @@ function outcomeLine(o: ReplayOutcome): string {
 async function replay(ids: string[], flags: Flags & { all?: boolean }): Promise<void> {
   if (flags.all && ids.length > 0) throw usage('give record ids or --all, not both');
   if (!flags.all && ids.length === 0) throw usage('which records? give their ids (ibflow depth quarantine list) or --all');
-  const outcomes = await withQuarantine(flags, (ops) =>
+  const outcomes = await withOperations(readConfig(flags), async (ops) =>
     ops.quarantine.replay(flags.all ? 'all' : ids, {
       ...(flags.pod ? { pod: flags.pod } : {}),
       // Progress on stderr as each record is done; stdout stays for --json.
@@ -141,11 +125,11 @@ async function replay(ids: string[], flags: Flags & { all?: boolean }): Promise<
 async function drop(id: string, flags: Flags & { yes?: boolean }): Promise<void> {
   if (!flags.yes) {
     if (!isInteractive()) throw usage(`refusing to drop ${id} without confirmation: pass --yes (its rows are then gone for good)`);
-    const detail = await withQuarantine(flags, (ops) => ops.quarantine.show(id, { previewRows: 0, ...(flags.pod ? { pod: flags.pod } : {}) }));
+    const detail = await withOperations(readConfig(flags), async (ops) => ops.quarantine.show(id, { previewRows: 0, ...(flags.pod ? { pod: flags.pod } : {}) }));
     const ok = await ask().confirm({ message: `Delete ${id} and its ${detail.record.rows} rows for good (the hole stays marked)?`, default: false });
     if (!ok) throw new CliError('not dropped', EXIT.failure);
   }
-  const record = await withQuarantine(flags, (ops) => ops.quarantine.drop(id, flags.pod ? { pod: flags.pod } : {}));
+  const record = await withOperations(readConfig(flags), async (ops) => ops.quarantine.drop(id, flags.pod ? { pod: flags.pod } : {}));
   if (flags.json) return printJson(record);
   out(`dropped ${record.id} (${record.rows} rows${record.state === 'replayed' ? ', already replayed' : ', never replayed: the gap rows are all that is left of them'})`);
 }

@@ -3,7 +3,9 @@ import {
   ClickHouseQueryError,
   ClickHouseTablesMissingError,
   ClickHouseUnreachableError,
+  QuarantineEntryMissingError,
   TemporalUnreachableError,
+  UnknownPodError,
   WorkflowMissingError,
   WorkflowNotRunningError,
 } from '../../src/operations/errors';
@@ -48,5 +50,6 @@ export function cliErrorOf(err: unknown): unknown {
     return new CliError(`ClickHouse at ${err.url} has no ibflow tables in database ${err.database}: run \`ibflow db migrate\``, EXIT.failure);
   }
   if (err instanceof ClickHouseQueryError) return new CliError(`ClickHouse query failed: ${err.reason}`, EXIT.failure);
+  if (err instanceof QuarantineEntryMissingError || err instanceof UnknownPodError) return notFound(err.message);
   return err;
 }

@@ -19,31 +19,11 @@ import { quarantineDirFor, quarantinePods } from '../clickhouse/quarantineDirs';
 import { decodeDepthRows } from '../clickhouse/rowBinaryDecode';
 import { depthInsertQuery, insertDepthRowBinary } from '../clickhouse/rowBinaryInsert';
 import { depthSettings, type IbflowConfig } from '../config/schema';
-import { ClickHouseUnreachableError, OperationError } from './errors';
+import { ClickHouseUnreachableError, QuarantineEntryMissingError, UnknownPodError } from './errors';
+
+export { QuarantineEntryMissingError, UnknownPodError };
 
 type QuarantineConfig = Pick<IbflowConfig, 'stateDir' | 'depth' | 'connections' | 'clickhouse'>;
-
-/** No record with this id in any pod's quarantine on this host (or the id is malformed). */
-export class QuarantineEntryMissingError extends OperationError {
-  override name = 'QuarantineEntryMissingError';
-  constructor(
-    readonly id: string,
-    readonly detail: string,
-  ) {
-    super(detail);
-  }
-}
-
-/** The pod named is neither configured nor has a quarantine folder here. */
-export class UnknownPodError extends OperationError {
-  override name = 'UnknownPodError';
-  constructor(
-    readonly pod: string,
-    readonly known: string[],
-  ) {
-    super(`no pod "${pod}" (known: ${known.join(', ') || 'none'})`);
-  }
-}
 
 /** One stored row as a face shows it: receipt time as ISO text plus the exact ns. */
 export interface QuarantinedRowView {

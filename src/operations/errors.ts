@@ -100,3 +100,25 @@ export class ClickHouseQueryError extends OperationError {
     super(`ClickHouse query failed: ${reason}`);
   }
 }
+
+/** No record with this id in any pod's quarantine on this host (or the id is malformed). */
+export class QuarantineEntryMissingError extends OperationError {
+  override name = 'QuarantineEntryMissingError';
+  constructor(
+    readonly id: string,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** The pod named is neither configured nor has a quarantine folder here. */
+export class UnknownPodError extends OperationError {
+  override name = 'UnknownPodError';
+  constructor(
+    readonly pod: string,
+    readonly known: string[],
+  ) {
+    super(`no pod "${pod}" (known: ${known.join(', ') || 'none'})`);
+  }
+}
