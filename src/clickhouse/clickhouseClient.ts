@@ -69,7 +69,7 @@ export async function createIbflowClickHouseClient(config: IbflowConfig, role: C
     username: user.username,
     ...(password ? { password } : {}),
     ...(opts.requestTimeoutMs === undefined ? {} : { request_timeout: opts.requestTimeoutMs }),
-    log: { LoggerClass: clickHouseLoggerClass(logger.child({ clickhouseUser: user.username, role })), level: clientLogLevel(logger) },
+    log: clientLog(logger, user.username, role),
   });
 }
 
@@ -79,7 +79,12 @@ export async function createIbflowClickHouseClient(config: IbflowConfig, role: C
  */
 export function createEmbeddedAdminClickHouseClient(url: string, opts: { logger?: Logger; env?: NodeJS.ProcessEnv } = {}): ClickHouseClient {
   const logger = opts.logger ?? defaultClientLogger(opts.env ?? process.env);
-  return createClient({ url, log: { LoggerClass: clickHouseLoggerClass(logger.child({ clickhouseUser: 'default', role: 'embedded-admin' })), level: clientLogLevel(logger) } });
+  return createClient({ url, log: clientLog(logger, 'default', 'embedded-admin') });
+}
+
+/** The client's `log` option: its lines through `logger`, tagged with who is connected. */
+function clientLog(logger: Logger, clickhouseUser: string, role: string) {
+  return { LoggerClass: clickHouseLoggerClass(logger.child({ clickhouseUser, role })), level: clientLogLevel(logger) };
 }
 
 /** stderr, so a command's output on stdout stays clean; warn unless IBFLOW_LOG_LEVEL says otherwise. */
