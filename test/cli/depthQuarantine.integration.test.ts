@@ -9,7 +9,7 @@
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { DepthRow } from '../../src/book/depthRow';
 import { createIbflowClickHouseClient } from '../../src/clickhouse/clickhouseClient';
 import { DepthSink, type QuarantinedBatch } from '../../src/clickhouse/depthSink';
@@ -18,7 +18,8 @@ import { loadConfig } from '../../src/config/loadConfig';
 import { QuarantineStore } from '../../src/clickhouse/quarantine';
 import { encodeDepthRows } from '../../src/clickhouse/rowBinary';
 import { freePort } from '../../src/util/freePort';
-import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../../stack/embeddedClickHouse';
+import type { EmbeddedClickHouse } from '../../stack/embeddedClickHouse';
+import { startPrivateClickHouse, type PrivateClickHouse } from '../../stack/privateClickHouse';
 import { uniqueDatabase } from '../support/clickhouseServer';
 import { runCli, transcript } from './support/cli';
 
@@ -31,22 +32,21 @@ const env = { CH_INGEST_PW: PASSWORDS.ingest, CH_READER_PW: PASSWORDS.reader };
 const POISON_PRICE = 666;
 
 let dir: string;
+let clickhouse: PrivateClickHouse;
 let server: EmbeddedClickHouse;
 let admin: ClickHouseClient;
 let configPath: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ibflow-quarantine-cli-'));
-  server = await startEmbeddedClickHouse({
-    dataDir: join(dir, 'ch'),
-    httpPort: await freePort(),
-    tcpPort: await freePort(),
+  clickhouse = await startPrivateClickHouse(join(dir, 'ch'), {
     users: [
       { name: 'ibflow_ingest', password: PASSWORDS.ingest, readonly: 0, databases: [db] },
       { name: 'ibflow_reader', password: PASSWORDS.reader, readonly: 1, databases: [db] },
     ],
   });
-  admin = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
+  server = clickhouse.server;
+  admin = clickhouse.client;
   await migrate(admin, { database: db });
   configPath = join(dir, 'ibflow.yaml');
   writeFileSync(
@@ -66,8 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await admin?.close();
-  await server?.stop();
+  await clickhouse?.cleanup();
   rmSync(dir, { recursive: true, force: true });
   const all = transcript.join('');
   for (const p of Object.values(PASSWORDS)) expect(all).not.toContain(p);

@@ -6,10 +6,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { migrate } from '../../src/clickhouse/migrations';
-import { freePort } from '../../src/util/freePort';
-import { startEmbeddedClickHouse, type EmbeddedClickHouse } from '../../stack/embeddedClickHouse';
+import type { EmbeddedClickHouse } from '../../stack/embeddedClickHouse';
+import { startPrivateClickHouse, type PrivateClickHouse } from '../../stack/privateClickHouse';
 import { uniqueDatabase } from '../support/clickhouseServer';
 import { runCli, transcript } from './support/cli';
 
@@ -20,13 +19,11 @@ const PASSWORDS = { ingest: 'ingest-canary-7f3a', reader: 'reader-canary-91bd', 
 const passwordEnv = { CH_INGEST_PW: PASSWORDS.ingest, CH_READER_PW: PASSWORDS.reader, CH_MIGRATOR_PW: PASSWORDS.migrator, CH_WEAK_PW: PASSWORDS.weak };
 
 let dir: string;
+let clickhouse: PrivateClickHouse;
 let server: EmbeddedClickHouse;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ibflow-doctor-ch-'));
-  server = await startEmbeddedClickHouse({
-    dataDir: join(dir, 'ch'),
-    httpPort: await freePort(),
-    tcpPort: await freePort(),
+  clickhouse = await startPrivateClickHouse(join(dir, 'ch'), {
     users: [
       { name: 'ibflow_ingest', password: PASSWORDS.ingest, readonly: 0, databases: [db] },
       { name: 'ibflow_reader', password: PASSWORDS.reader, readonly: 1, databases: [db] },
@@ -36,12 +33,11 @@ beforeAll(async () => {
       { name: 'elsewhere_reader', password: PASSWORDS.weak, readonly: 1, databases: ['somewhere_else'] },
     ],
   });
-  const admin = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
-  await migrate(admin, { database: db });
-  await admin.close();
+  server = clickhouse.server;
+  await migrate(clickhouse.client, { database: db });
 });
 afterAll(async () => {
-  await server?.stop();
+  await clickhouse?.cleanup();
   rmSync(dir, { recursive: true, force: true });
   const all = transcript.join('');
   for (const p of Object.values(PASSWORDS)) expect(all).not.toContain(p);
