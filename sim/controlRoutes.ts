@@ -29,7 +29,7 @@ export interface ControlDeps {
 }
 
 const username = z.string().min(1);
-const depthBody = z.object({ paused: z.boolean() });
+const depthBody = z.strictObject({ paused: z.boolean().optional(), framesPerSecond: z.number().positive().max(1_000_000).optional() }).refine((b) => b.paused !== undefined || b.framesPerSecond !== undefined, 'give paused or framesPerSecond');
 const dropBody = z.object({ username, kind: z.enum(['bridge', 'expire', 'competing', 'logout']) });
 const userBody = z.object({ username });
 const killBody = z.object({ username: username.optional() });
@@ -89,8 +89,9 @@ export async function handleControlRoute(deps: ControlDeps, req: IncomingMessage
     case 'POST /sim/control/depth': {
       const b = await body(req, res, depthBody);
       if (!b) return;
-      deps.hub.setDepthPaused(b.paused);
-      return sendJson(res, 200, { paused: b.paused });
+      if (b.paused !== undefined) deps.hub.setDepthPaused(b.paused);
+      if (b.framesPerSecond !== undefined) deps.hub.setDepthFramesPerSecond(b.framesPerSecond);
+      return sendJson(res, 200, deps.hub.depthSettings());
     }
     case 'POST /sim/control/drop': {
       const b = await body(req, res, dropBody);

@@ -414,6 +414,20 @@ export class WsHub {
     }
   }
 
+  /**
+   * The control plane's new frame rate per subscription (benchmarks step the offered rate without a
+   * new login). The tick stays as it was; a tick sends every frame the rate owes, so a rate above
+   * the tick's own still holds.
+   */
+  setDepthFramesPerSecond(framesPerSecond: number): void {
+    this.opts.depthFramesPerSecond = framesPerSecond;
+    this.opts.log('depth rate changed', { framesPerSecond });
+  }
+
+  depthSettings(): { paused: boolean; framesPerSecond: number } {
+    return { paused: this.depthPaused, framesPerSecond: this.opts.depthFramesPerSecond };
+  }
+
   /** Pause/resume of the control plane. */
   setDepthPaused(paused: boolean): void {
     this.depthPaused = paused;

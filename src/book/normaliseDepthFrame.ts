@@ -131,6 +131,7 @@ function parseDecimalText(value: string): number {
 }
 
 function parseDecimalTextSlow(value: string): number {
+  if (value.includes('@')) return Number.NaN; // "size @ price": not a plain number, and common enough to skip the regex
   const text = value.trim();
   if (!NUMBER_TEXT.test(text)) return Number.NaN;
   return Number(text.includes(',') ? text.replace(/,/g, '') : text);
@@ -175,31 +176,58 @@ function parseSize(value: unknown, index: number, key: string): number {
   return n;
 }
 
+/** Most entries one side can hold: `level` is a UInt16. */
+const MAX_LEVELS = 0x10000;
+
 /**
- * Sorts parallel price/size arrays by price (stable insertion sort: ladders are short and arrive
- * nearly ordered, in one direction or the other).
+ * One side's price/size entries of the frame being normalised, in reusable typed arrays (grown by
+ * doubling, never past MAX_LEVELS): no arrays are allocated per frame. `count` goes on counting
+ * past the capacity, so an oversized side is reported with its true size.
  */
-function sortEntries(prices: number[], sizes: number[], descending: boolean): void {
-  const n = prices.length;
-  for (let i = 1; i < n; i++) {
-    const p = prices[i]!;
-    const s = sizes[i]!;
-    let j = i - 1;
-    if (descending) {
-      while (j >= 0 && prices[j]! < p) {
-        prices[j + 1] = prices[j]!;
-        sizes[j + 1] = sizes[j]!;
-        j--;
-      }
-    } else {
-      while (j >= 0 && prices[j]! > p) {
-        prices[j + 1] = prices[j]!;
-        sizes[j + 1] = sizes[j]!;
-        j--;
-      }
+class LevelList {
+  prices = new Float64Array(64);
+  sizes = new Float64Array(64);
+  count = 0;
+
+  add(price: number, size: number): void {
+    const n = this.count++;
+    if (n >= this.prices.length) {
+      if (n >= MAX_LEVELS) return;
+      const prices = new Float64Array(this.prices.length * 2);
+      const sizes = new Float64Array(this.sizes.length * 2);
+      prices.set(this.prices);
+      sizes.set(this.sizes);
+      this.prices = prices;
+      this.sizes = sizes;
     }
-    prices[j + 1] = p;
-    sizes[j + 1] = s;
+    this.prices[n] = price;
+    this.sizes[n] = size;
+  }
+
+  /** Sorts by price (stable insertion sort: ladders are short and arrive nearly ordered, one way or the other). */
+  sort(descending: boolean): void {
+    const { prices, sizes } = this;
+    const n = this.count;
+    for (let i = 1; i < n; i++) {
+      const p = prices[i]!;
+      const s = sizes[i]!;
+      let j = i - 1;
+      if (descending) {
+        while (j >= 0 && prices[j]! < p) {
+          prices[j + 1] = prices[j]!;
+          sizes[j + 1] = sizes[j]!;
+          j--;
+        }
+      } else {
+        while (j >= 0 && prices[j]! > p) {
+          prices[j + 1] = prices[j]!;
+          sizes[j + 1] = sizes[j]!;
+          j--;
+        }
+      }
+      prices[j + 1] = p;
+      sizes[j + 1] = s;
+    }
   }
 }
 
@@ -222,6 +250,11 @@ function parseTopicCached(topic: string): DepthTopic | null {
   return lastParsedTopic;
 }
 
+// Shared by every call: normaliseDepthFrame is synchronous, so one frame uses them at a time.
+const bids = new LevelList();
+const asks = new LevelList();
+const trades = new LevelList();
+
 /** Writes one side's rows into `out` from index `at`; returns the index after them. */
 function appendRows(
   out: DepthRow[],
@@ -229,11 +262,11 @@ function appendRows(
   ctx: DepthFrameContext,
   conid: number,
   side: BookSide,
-  prices: number[],
-  sizes: number[],
+  list: LevelList,
 ): number {
   const { receivedNs, connection, pod, streamId, seq } = ctx;
-  for (let level = 0; level < prices.length; level++) {
+  const { prices, sizes, count } = list;
+  for (let level = 0; level < count; level++) {
     out[at++] = {
       receivedNs,
       connection,
@@ -269,12 +302,8 @@ export function normaliseDepthFrame(frame: unknown, ctx: DepthFrameContext): Dep
   const data = f.data;
   if (!Array.isArray(data)) throw new DepthFrameError('data', `${show(data)} is not an array`);
 
-  const bidPrices: number[] = [];
-  const bidSizes: number[] = [];
-  const askPrices: number[] = [];
-  const askSizes: number[] = [];
-  const tradePrices: number[] = [];
-  const tradeSizes: number[] = [];
+  // Scratch arrays shared by every call (the function is synchronous): no six arrays per frame.
+  bids.count = asks.count = trades.count = 0;
   for (let i = 0; i < data.length; i++) {
     const item: unknown = data[i];
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
@@ -290,17 +319,21 @@ export function normaliseDepthFrame(frame: unknown, ctx: DepthFrameContext): Dep
     const rawPrice = r.price;
 
     let price: number;
-    if (typeof rawPrice === 'string' && rawPrice.includes('@')) {
+    // A plain decimal string is the common case: try it before looking for "size @ price".
+    const plain = typeof rawPrice === 'string' ? parseDecimalText(rawPrice) : Number.NaN;
+    const at = plain - plain === 0 ? -1 : typeof rawPrice === 'string' ? rawPrice.indexOf('@') : -1;
+    if (plain - plain === 0) {
+      price = plain;
+    } else if (at >= 0) {
       // "size @ price": the last trade.
-      const at = rawPrice.indexOf('@');
-      const tradeSize = parseDecimalText(rawPrice.slice(0, at).trim());
-      price = parseDecimalText(rawPrice.slice(at + 1).trim());
+      const text = rawPrice as string;
+      const tradeSize = parseDecimalText(text.slice(0, at).trim());
+      price = parseDecimalText(text.slice(at + 1).trim());
       if (!(tradeSize - tradeSize === 0) || !(price - price === 0)) {
         throw new DepthFrameError(fieldPath(i, 'price'), `${show(rawPrice)} is not "size @ price"`);
       }
       if (tradeSize < 0) throw new DepthFrameError(fieldPath(i, 'price'), `${show(rawPrice)} has a negative size`);
-      tradePrices.push(price);
-      tradeSizes.push(tradeSize);
+      trades.add(price, tradeSize);
     } else if (isEmpty(rawPrice)) {
       if (bidSize >= 0 || askSize >= 0) {
         throw new DepthFrameError(fieldPath(i, 'price'), `${show(rawPrice)} is missing but the row has a size`);
@@ -310,25 +343,23 @@ export function normaliseDepthFrame(frame: unknown, ctx: DepthFrameContext): Dep
       price = parseNumber(rawPrice, i, 'price');
     }
     if (bidSize >= 0) {
-      bidPrices.push(price);
-      bidSizes.push(bidSize);
+      bids.add(price, bidSize);
     }
     if (askSize >= 0) {
-      askPrices.push(price);
-      askSizes.push(askSize);
+      asks.add(price, askSize);
     }
   }
 
-  if (bidPrices.length > 0x10000) throw new DepthFrameError('data', `${bidPrices.length} bid entries exceed the 65,536 levels a side can hold`);
-  if (askPrices.length > 0x10000) throw new DepthFrameError('data', `${askPrices.length} ask entries exceed the 65,536 levels a side can hold`);
-  if (tradePrices.length > 0x10000) throw new DepthFrameError('data', `${tradePrices.length} trade entries exceed the 65,536 levels a side can hold`);
-  sortEntries(bidPrices, bidSizes, true);
-  sortEntries(askPrices, askSizes, false);
+  if (bids.count > MAX_LEVELS) throw new DepthFrameError('data', `${bids.count} bid entries exceed the 65,536 levels a side can hold`);
+  if (asks.count > MAX_LEVELS) throw new DepthFrameError('data', `${asks.count} ask entries exceed the 65,536 levels a side can hold`);
+  if (trades.count > MAX_LEVELS) throw new DepthFrameError('data', `${trades.count} trade entries exceed the 65,536 levels a side can hold`);
+  bids.sort(true);
+  asks.sort(false);
 
-  const rows: DepthRow[] = new Array<DepthRow>(bidPrices.length + askPrices.length + tradePrices.length);
-  let n = appendRows(rows, 0, ctx, topic.conid, 'bid', bidPrices, bidSizes);
-  n = appendRows(rows, n, ctx, topic.conid, 'ask', askPrices, askSizes);
-  appendRows(rows, n, ctx, topic.conid, 'trade', tradePrices, tradeSizes);
+  const rows: DepthRow[] = new Array<DepthRow>(bids.count + asks.count + trades.count);
+  let n = appendRows(rows, 0, ctx, topic.conid, 'bid', bids);
+  n = appendRows(rows, n, ctx, topic.conid, 'ask', asks);
+  appendRows(rows, n, ctx, topic.conid, 'trade', trades);
   return rows;
 }
 

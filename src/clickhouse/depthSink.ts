@@ -128,6 +128,8 @@ interface Batch {
   id: number;
   rows: number;
   bytes: Buffer;
+  /** The writer's buffer `bytes` is a view of, free for the next batch once this one is inserted. */
+  backing?: Buffer;
   firstNs: bigint;
   lastNs: bigint;
 }
@@ -171,6 +173,7 @@ export class DepthSink {
   private lastInsertError: ClassifiedInsertError | null = null;
 
   private open: DepthRowBinaryWriter | null = null;
+  private spare: Buffer | null = null;
   private openTimer: NodeJS.Timeout | null = null;
   private readonly sealed: Batch[] = [];
   private nextBatchId = 1;
@@ -244,7 +247,8 @@ export class DepthSink {
     let i = 0;
     while (i < rows.length) {
       if (this.open === null) {
-        this.open = new DepthRowBinaryWriter(Math.min(this.maxRows, Math.max(1024, rows.length - i)) * 64);
+        const initialBytes = Math.min(this.maxRows, Math.max(1024, rows.length - i)) * 64;
+        this.open = new DepthRowBinaryWriter(initialBytes, this.takeSpare());
         this.openFirstNs = rows[i]!.receivedNs;
         this.openTimer = setTimeout(() => {
           this.openTimer = null;
@@ -340,7 +344,11 @@ export class DepthSink {
     const open = this.open;
     if (open === null || open.rows === 0) return;
     this.open = null;
-    const batch: Batch = { id: this.nextBatchId++, rows: open.rows, bytes: open.finish(), firstNs: this.openFirstNs, lastNs: this.openLastNs };
+    const bytes = open.finish();
+    const batch: Batch = { id: this.nextBatchId++, rows: open.rows, bytes, firstNs: this.openFirstNs, lastNs: this.openLastNs };
+    // finish() copied a small batch out: the writer's buffer is free now; else once the batch is inserted.
+    if (bytes.buffer === open.backing.buffer) batch.backing = open.backing;
+    else this.keepSpare(open.backing);
     // Segments are waiting and nothing older is in memory: keep the order by going to disk too.
     if (this.spill !== null && this.spill.count > 0 && this.sealed.length === 0 && this.spillOne(batch)) {
       this.kick();
@@ -348,6 +356,21 @@ export class DepthSink {
     }
     this.sealed.push(batch);
     this.kick();
+  }
+
+  /**
+   * Keeps one writer buffer for the next batch: at full rate every batch would otherwise allocate
+   * and grow a multi-megabyte buffer, which the garbage collector then has to reclaim.
+   */
+  private keepSpare(buffer: Buffer): void {
+    if (buffer.length > this.maxRows * 128) return; // an outsized one (huge strings): let it go
+    if (this.spare === null || buffer.length > this.spare.length) this.spare = buffer;
+  }
+
+  private takeSpare(): Buffer | undefined {
+    const spare = this.spare ?? undefined;
+    this.spare = null;
+    return spare;
   }
 
   /**
@@ -453,6 +476,7 @@ export class DepthSink {
         }
         attempt = 0;
         this.lastInsertError = null;
+        if (batch?.backing) this.keepSpare(batch.backing);
         const batchId = this.settleHead(segment, batch, 'inserted spill segment could not be deleted; the next start replays it (deduplicated by the row identity)');
         this.rowsInserted += rows;
         this.batchesInserted++;

@@ -55,11 +55,21 @@ function fail(index: number, field: string, value: unknown): never {
   throw new DepthRowEncodeError(`rows[${index}].${field}: ${shown} is out of range or of the wrong type`);
 }
 
+/** Largest receipt time whose day still fits a ClickHouse Date. */
+const MAX_RECEIVED_NS = (BigInt(MAX_DATE_DAYS) + 1n) * NS_PER_DAY - 1n;
+
 /** Checks one row against the column types; throws {@link DepthRowEncodeError} naming the field. */
 export function validateDepthRow(row: DepthRow, index = 0): void {
-  const ns = row.receivedNs;
-  if (typeof ns !== 'bigint' || ns < 0n || ns > MAX_UINT64) fail(index, 'receivedNs', ns);
-  if (ns / NS_PER_DAY > BigInt(MAX_DATE_DAYS)) fail(index, 'receivedNs', ns);
+  checkReceivedNs(row.receivedNs, index);
+  validateDepthRowAfterNs(row, index);
+}
+
+function checkReceivedNs(ns: unknown, index: number): void {
+  if (typeof ns !== 'bigint' || ns < 0n || ns > MAX_UINT64 || ns > MAX_RECEIVED_NS) fail(index, 'receivedNs', ns);
+}
+
+/** Every check but the receipt time's (which rows of one frame share: checked once per run of equal values). */
+function validateDepthRowAfterNs(row: DepthRow, index: number): void {
   if (typeof row.connection !== 'string') fail(index, 'connection', row.connection);
   if (typeof row.pod !== 'string') fail(index, 'pod', row.pod);
   if (typeof row.streamId !== 'string') fail(index, 'streamId', row.streamId);
@@ -75,8 +85,18 @@ export function validateDepthRow(row: DepthRow, index = 0): void {
 }
 
 /** Checks every row; throws on the first bad one (nothing is written). */
-export function validateDepthRows(rows: readonly DepthRow[]): void {
-  for (let i = 0; i < rows.length; i++) validateDepthRow(rows[i]!, i);
+export function validateDepthRows(rows: readonly DepthRow[], start = 0, end = rows.length): void {
+  // Rows of one frame share their receipt time: its BigInt range checks run once per run of equal values.
+  let checkedNs: bigint | undefined;
+  for (let i = start; i < end; i++) {
+    const row = rows[i]!;
+    const ns = row.receivedNs;
+    if (ns !== checkedNs) {
+      checkReceivedNs(ns, i);
+      checkedNs = ns;
+    }
+    validateDepthRowAfterNs(row, i);
+  }
 }
 
 /** Remembers where a string was last written so the next identical value is a byte copy. */
@@ -111,8 +131,9 @@ export class DepthRowBinaryWriter {
   private prevHeadStart = 0;
   private prevHeadLength = 0;
 
-  constructor(initialBytes = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
+  /** `reuse`: a buffer to write into (from an earlier batch, done with), instead of a new one. */
+  constructor(initialBytes = 64 * 1024, reuse?: Buffer) {
+    this.buf = reuse !== undefined && reuse.length >= 64 ? reuse : Buffer.allocUnsafe(Math.max(64, initialBytes));
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
@@ -134,11 +155,8 @@ export class DepthRowBinaryWriter {
     const startOffset = this.offset;
     const startRows = this.rowCount;
     try {
-      for (let i = start; i < end; i++) {
-        const row = rows[i]!;
-        if (validate) validateDepthRow(row, i);
-        this.writeRow(row);
-      }
+      if (validate) validateDepthRows(rows, start, end);
+      for (let i = start; i < end; i++) this.writeRow(rows[i]!);
     } catch (err) {
       this.offset = startOffset;
       this.rowCount = startRows;
@@ -156,6 +174,11 @@ export class DepthRowBinaryWriter {
   finish(): Buffer {
     const used = this.buf.subarray(0, this.offset);
     return this.offset >= this.buf.length / 2 ? used : Buffer.from(used);
+  }
+
+  /** The buffer the writer wrote into (the last one, if it grew): `finish()` returns a view of it or a copy. */
+  get backing(): Buffer {
+    return this.buf;
   }
 
   private ensure(extra: number): void {

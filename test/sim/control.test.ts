@@ -138,6 +138,10 @@ describe('fault control plane', () => {
     expect((await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'ghost', kind: 'logout' } })).status).toBe(404);
     expect((await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'logout' } })).status).toBe(409);
     expect((await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: { paused: 'yes' } })).status).toBe(400);
+    expect((await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: {} })).status).toBe(400);
+    const badRate = await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: { framesPerSecond: -5 } });
+    expect(badRate.status).toBe(400);
+    expect(badRate.json().error).toContain('framesPerSecond');
     const sessionsView = (await http(sim.controlUrl, 'GET', '/sim/control/sessions')).json();
     expect(Object.keys(sessionsView).sort()).toEqual(['liveuser', 'multiuser', 'paperuser']);
     expect(JSON.stringify(sessionsView)).not.toMatch(/pw|JBSWY/);

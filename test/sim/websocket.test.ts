@@ -172,6 +172,29 @@ describe('gateway websocket', () => {
     await ws.waitFor((f) => f.topic === 'sbd+DU111111+265598', got.length + 3);
   });
 
+  test('the control plane changes the depth frame rate of a running subscription', async () => {
+    await loginViaHttp(sim, PAPER_USER);
+    const ws = await open();
+    await ws.waitFor((f) => f.topic === 'sts' && f.args.authenticated === true);
+    ws.send('sbd+DU111111+265598');
+    await ws.waitFor((f) => f.topic === 'sbd+DU111111+265598', 2);
+    const count = () => ws.frames.filter((f) => f.data.topic === 'sbd+DU111111+265598').length;
+    const framesIn = async (ms: number) => {
+      const before = count();
+      await sleep(ms);
+      return count() - before;
+    };
+    const slow = (await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: { framesPerSecond: 5 } })).json();
+    expect(slow).toEqual({ paused: false, framesPerSecond: 5 });
+    await sleep(300); // frames owed at the old rate land
+    const atFive = await framesIn(1000);
+    await http(sim.controlUrl, 'POST', '/sim/control/depth', { body: { framesPerSecond: 200 } });
+    await sleep(100);
+    const atTwoHundred = await framesIn(1000);
+    expect(atFive).toBeLessThanOrEqual(8);
+    expect(atTwoHundred).toBeGreaterThan(100);
+  });
+
   test('sbd for a foreign account or without a bridge gets an error frame and no ladder', async () => {
     await loginViaHttp(sim, PAPER_USER);
     const ws = await open();
