@@ -16,7 +16,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { startEmbeddedClickHouse } from '../stack/embeddedClickHouse';
-import type { DepthRow } from '../src/book/depthRow';
 import { normaliseDepthFrame } from '../src/book/normaliseDepthFrame';
 import { DepthSink } from '../src/clickhouse/depthSink';
 import { migrate } from '../src/clickhouse/migrations';

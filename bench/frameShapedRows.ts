@@ -1,6 +1,6 @@
 import type { DepthRow } from '../src/book/depthRow';
 
-/** Levels per side, as the simulator's default ladder. */
+/** Levels per side of the benchmarks' ladders (the simulator's default is 5; the end-to-end bench sets it to this). */
 export const LEVELS = 10;
 /** Rows of one frame: LEVELS bids, LEVELS asks, one trade row. */
 export const ROWS_PER_FRAME = 2 * LEVELS + 1;

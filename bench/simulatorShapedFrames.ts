@@ -1,7 +1,7 @@
 import { LEVELS } from './frameShapedRows';
 
 /**
- * `n` sbd frames shaped as the simulator sends them (sim/: LEVELS asks highest first, the focus
+ * `n` sbd frames shaped as the simulator sends them with `levels: LEVELS` (sim/: LEVELS asks highest first, the focus
  * trade row, LEVELS bids; one bid in ten with a `,` thousands separator), as JSON text. Seeded, so
  * every run parses the same bytes.
  */

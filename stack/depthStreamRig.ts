@@ -68,6 +68,8 @@ export interface DepthStreamRigOptions<S extends RigSimulator> {
   /** Gateway URL in the connection's config (default: the simulator's). */
   gatewayUrl?: string;
   spillMaxBytes?: number;
+  /** The sink's batch bounds (default: 20,000 rows, 50 ms, for quick tests; the pod worker's are depth.batchRows / batchDelayMs). */
+  batch?: { maxRows?: number; maxDelayMs?: number };
   /** Where the activity and the sink log (default: nowhere). */
   log?: PodDependencies['log'];
   /** Each workflow signal the activity sends (default: dropped). Signals sent by a name string are refused. */
@@ -117,8 +119,8 @@ export async function startDepthStreamRig<S extends RigSimulator = RigSimulator>
   const sink = new DepthSink({
     client: clickhouse.client,
     database: opts.database,
-    maxDelayMs: 50,
-    maxRows: 20_000,
+    maxDelayMs: opts.batch?.maxDelayMs ?? 50,
+    maxRows: opts.batch?.maxRows ?? 20_000,
     retry: { initialMs: 50, maxMs: 400 },
     spill: { dir: spillDir, maxBytes: opts.spillMaxBytes ?? 256 * 1024 * 1024 },
     // Where the pod worker keeps it too (<stateDir>/quarantine/<pod>), so the operations layer finds it.

@@ -238,16 +238,19 @@ function checkContext(ctx: DepthFrameContext | GapMarkerContext): void {
   if (typeof ctx.streamId !== 'string') throw new DepthFrameError('ctx.streamId', `${show(ctx.streamId)} is not a string`);
 }
 
-// One-entry cache: a stream sends the same topic over and over.
-let lastTopic = '';
-let lastParsedTopic: DepthTopic | null = null;
+// A stream sends the same few topics (one per ladder) over and over: parse each once. Bounded:
+// cleared when full, so a stream of odd topics cannot grow it.
+const topicCache = new Map<string, DepthTopic | null>();
+const TOPIC_CACHE_LIMIT = 256;
 
 function parseTopicCached(topic: string): DepthTopic | null {
-  if (topic !== lastTopic || lastParsedTopic === null) {
-    lastParsedTopic = parseDepthTopic(topic);
-    lastTopic = topic;
+  let parsed = topicCache.get(topic);
+  if (parsed === undefined) {
+    parsed = parseDepthTopic(topic);
+    if (topicCache.size >= TOPIC_CACHE_LIMIT) topicCache.clear();
+    topicCache.set(topic, parsed);
   }
-  return lastParsedTopic;
+  return parsed;
 }
 
 // Shared by every call: normaliseDepthFrame is synchronous, so one frame uses them at a time.

@@ -242,6 +242,20 @@ export class DepthSink {
     }
   }
 
+  /**
+   * `push()` without a promise, for a caller with nothing else waiting: takes the rows (all or none;
+   * a bad row throws as in push) and returns true while the sink has room, else takes nothing and
+   * returns false — then `push()` the rows and wait for it.
+   */
+  tryPush(rows: readonly DepthRow[]): boolean {
+    if (this.closed) throw new SinkClosedError('DepthSink is closed');
+    if (this.buffered + rows.length > this.maxBufferedRows) return false;
+    if (rows.length === 0) return true;
+    validateDepthRows(rows);
+    this.append(rows);
+    return true;
+  }
+
   /** Encodes valid rows into the open batch, sealing full ones. */
   private append(rows: readonly DepthRow[]): void {
     let i = 0;

@@ -15,7 +15,8 @@ export interface PipeFlow {
 }
 
 export interface SinkPipeOptions {
-  sink: Pick<DepthSink, 'push'>;
+  /** `tryPush`, where the sink has it, takes rows at once while it has room: no promise per frame. */
+  sink: Pick<DepthSink, 'push'> & Partial<Pick<DepthSink, 'tryPush'>>;
   flow: PipeFlow;
   /** The gap row that marks a loss at `seq` on the current epoch of `conid` (undefined: not streamed). */
   gapRowFor(conid: number, seq: number): DepthRow | undefined;
@@ -36,6 +37,19 @@ export class SinkPipe {
 
   push(rows: DepthRow[]): void {
     if (rows.length === 0) return;
+    // Nothing waiting ahead of these rows: the sink may take them synchronously (the common case;
+    // a promise chain per frame costs more than the frame's encoding).
+    if (this.outstanding === 0 && this.opts.sink.tryPush) {
+      let taken: boolean;
+      try {
+        taken = this.opts.sink.tryPush(rows);
+      } catch (err) {
+        this.outstanding++;
+        this.chain = this.chain.then(() => this.refused(rows, err)).finally(() => this.outstanding--);
+        return;
+      }
+      if (taken) return;
+    }
     this.outstanding++;
     if (this.outstanding > 1 && !this.paused) {
       this.paused = true;

@@ -260,13 +260,21 @@ describe('depth stream (harness: real simulator + real ClickHouse)', () => {
     let refused: { conid: number; seq: number }[] = [];
     let calls = 0;
     // A sink that refuses one batch of frame rows (as it would a row that fails validation).
+    // Both ways in — tryPush (taken at once) and push (waited for) — count and may refuse.
+    const refuseTwentieth = (rows: Parameters<typeof realSink.push>[0]) => {
+      if (++calls === 20 && rows.some((r) => r.kind !== 'gap')) {
+        refused = rows.filter((r) => r.kind !== 'gap').map((r) => ({ conid: r.conid, seq: r.seq }));
+        throw new RangeError('row 3: price is not finite');
+      }
+    };
     h.deps.sink = Object.assign(Object.create(realSink) as typeof realSink, {
       push: async (rows: Parameters<typeof realSink.push>[0]) => {
-        if (++calls === 20 && rows.some((r) => r.kind !== 'gap')) {
-          refused = rows.filter((r) => r.kind !== 'gap').map((r) => ({ conid: r.conid, seq: r.seq }));
-          throw new RangeError('row 3: price is not finite');
-        }
+        refuseTwentieth(rows);
         return realSink.push(rows);
+      },
+      tryPush: (rows: Parameters<typeof realSink.push>[0]) => {
+        refuseTwentieth(rows);
+        return realSink.tryPush(rows);
       },
     });
     const run = h.start([{ conid: AAPL }]);
@@ -341,6 +349,8 @@ describe('depth stream (harness: real simulator + real ClickHouse)', () => {
         if (slow) await sleep(2_500);
         return realSink.push(rows);
       },
+      // While slow it has no room to take rows at once: every frame goes through the slow push.
+      tryPush: (rows: Parameters<typeof realSink.push>[0]) => (slow ? false : realSink.tryPush(rows)),
     });
     const run = h.start([{ conid: AAPL }]);
     await until('rows in ClickHouse', async () => (await storedAudit(h!, AAPL)).frames > 20);

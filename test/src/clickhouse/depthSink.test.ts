@@ -61,6 +61,42 @@ describe('DepthSink', () => {
     await sink.close();
   });
 
+  it('reuses a writer buffer only once its batch is inserted: batches waiting behind an insert keep their bytes', async () => {
+    const fake = new FakeClient();
+    let open!: () => void;
+    fake.gate = new Promise<void>((r) => (open = r));
+    // 2,000-row batches fill most of their writer's buffer, so a sealed batch is a view of it, not a copy.
+    const sink = new DepthSink({ client: fake.asClient(), maxRows: 2000, maxDelayMs: 10_000 });
+    for (let b = 0; b < 3; b++) await sink.push(rows(b * 2000, 2000)); // one in flight (gated), two waiting
+    open();
+    fake.gate = null;
+    await sink.flush();
+    for (let b = 3; b < 6; b++) await sink.push(rows(b * 2000, 2000)); // written into recycled buffers
+    await sink.flush();
+    expect(fake.calls.map((c) => c.bytes)).toEqual([0, 1, 2, 3, 4, 5].map((b) => encodeDepthRows(rows(b * 2000, 2000))));
+    await sink.close();
+  });
+
+  it('tryPush takes rows at once while there is room, refuses nothing silently, and throws on a bad row or a closed sink', async () => {
+    const fake = new FakeClient();
+    let open!: () => void;
+    fake.gate = new Promise<void>((r) => (open = r));
+    const sink = new DepthSink({ client: fake.asClient(), maxRows: 10, maxBufferedRows: 20, maxDelayMs: 10_000 });
+    expect(sink.tryPush(rows(0, 10))).toBe(true); // sealed, in flight (gated)
+    expect(sink.tryPush(rows(10, 10))).toBe(true); // 20 held: at the bound
+    expect(sink.tryPush(rows(20, 1))).toBe(false); // would be over it: nothing taken
+    expect(sink.stats().bufferedRows).toBe(20);
+    open();
+    fake.gate = null;
+    await sink.flush();
+    expect(() => sink.tryPush([row(20), { ...row(21), level: -1 }])).toThrow(DepthRowEncodeError); // all or none
+    expect(sink.stats().bufferedRows).toBe(0);
+    expect(sink.tryPush(rows(20, 1))).toBe(true);
+    await sink.close();
+    expect(fake.calls.map((c) => c.bytes)).toEqual([encodeDepthRows(rows(0, 10)), encodeDepthRows(rows(10, 10)), encodeDepthRows(rows(20, 1))]);
+    expect(() => sink.tryPush(rows(21, 1))).toThrow(SinkClosedError);
+  });
+
   it('seals a partial batch after maxDelayMs', async () => {
     const fake = new FakeClient();
     const sink = new DepthSink({ client: fake.asClient(), maxRows: 100, maxDelayMs: 20 });

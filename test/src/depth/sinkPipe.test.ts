@@ -47,6 +47,58 @@ function pipeWith(sink: ScriptedSink) {
   return { pipe, flow, failures };
 }
 
+/** A sink that takes rows synchronously while `room` lasts, refuses bad ones at once, and queues the rest. */
+class SyncSink extends ScriptedSink {
+  taken: DepthRow[][] = [];
+  room = Number.POSITIVE_INFINITY;
+
+  tryPush(rows: readonly DepthRow[]): boolean {
+    if (rows.some((r) => r.level < 0)) throw new Error('bad row');
+    if (this.room < rows.length) return false;
+    this.room -= rows.length;
+    this.taken.push([...rows]);
+    return true;
+  }
+}
+
+describe('SinkPipe with a sink that can take rows synchronously', () => {
+  test('takes rows without a push while the sink has room, and falls back to push (in order) when it has none', async () => {
+    const sink = new SyncSink();
+    const { pipe, flow } = pipeWith(sink);
+    pipe.push([row(1, 1)]);
+    pipe.push([row(1, 2)]);
+    expect(sink.taken).toEqual([[row(1, 1)], [row(1, 2)]]);
+    expect(sink.calls).toEqual([]);
+    sink.room = 0;
+    pipe.push([row(1, 3)]);
+    pipe.push([row(1, 4)]); // behind a waiting push: never taken ahead of it
+    sink.room = Number.POSITIVE_INFINITY;
+    pipe.push([row(1, 5)]);
+    await settle();
+    expect(sink.calls).toEqual([[row(1, 3)]]);
+    expect(flow).toEqual(['pause']);
+    await sink.accept();
+    await sink.accept();
+    await sink.accept();
+    await pipe.drained();
+    expect(sink.calls).toEqual([[row(1, 3)], [row(1, 4)], [row(1, 5)]]);
+    expect(sink.taken).toHaveLength(2);
+    expect(flow).toEqual(['pause', 'resume']);
+  });
+
+  test('rows the sink refuses synchronously are marked with a gap row and fail the stream', async () => {
+    const sink = new SyncSink();
+    const { pipe, failures } = pipeWith(sink);
+    pipe.push([{ ...row(1, 7), level: -1 }]);
+    await settle();
+    expect(sink.calls).toEqual([[row(1, 7, 'gap')]]);
+    await sink.accept();
+    await pipe.drained();
+    expect(pipe.refusedRows).toBe(1);
+    expect(failures).toEqual([expect.stringContaining('bad row')]);
+  });
+});
+
 describe('SinkPipe', () => {
   test('hands pushes to the sink in order, one at a time; an empty push is no push', async () => {
     const sink = new ScriptedSink();
