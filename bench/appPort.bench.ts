@@ -21,17 +21,12 @@ import { startAppPort, type AppPortHandle } from '../src/appPort/appPortServer';
 import type { SessionStatus } from '../src/contract/sessionStatus';
 import { PodGateway } from '../src/gateway/podGateway';
 import { metrics } from '../src/metrics/metrics';
+import { numberArg } from './benchSupport';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
-const WS_SECONDS = arg('seconds', 15);
-const REQUESTS = Math.round(arg('requests', 160));
-const LADDERS = Math.round(arg('ladders', 3));
-const FPS = arg('fps', 20_000);
+const WS_SECONDS = numberArg('seconds', 15, { fraction: true });
+const REQUESTS = numberArg('requests', 160);
+const LADDERS = numberArg('ladders', 3);
+const FPS = numberArg('fps', 20_000, { fraction: true });
 /** One round (one request of each kind, each way) every 250 ms: 4 forwarded requests a second, half the pacer's 8/s. */
 const ROUND_MS = 250;
 const WARMUP_ROUNDS = 10;

@@ -8,7 +8,7 @@
  * of its own (`ibflow sim`), as the real gateway is a JVM of its own, so its frame generation and
  * TLS do not share this event loop.
  *
- *   npx tsx bench/depthEndToEnd.bench.ts [--ladders 3] [--step-seconds 5] [--seconds 10] [--start-fps 1000] [--profile FILE] [--json]
+ *   npx tsx bench/depthEndToEnd.bench.ts [--ladders 3] [--step-seconds 5] [--seconds 10] [--start-fps 1000] [--batch-delay-ms 250] [--profile FILE] [--json]
  *
  * 1. Floors: bare JSON.parse of simulator-shaped frames (frames/s), and raw RowBinary inserts of
  *    frame-shaped rows, pre-encoded in the sink's batch size, into the same server (rows/s).
@@ -53,7 +53,7 @@ const CONIDS = [265598, 8314, 272093, 76792991, 4815747, 3691937].slice(0, LADDE
 const USER: SimUser = { username: 'benchuser', password: 'bench-pw', mode: 'paper', accounts: ['DU555555'] };
 const DEFAULTS = depthSettings({});
 const BATCH_ROWS = DEFAULTS.batchRows;
-const BATCH_DELAY_MS = DEFAULTS.batchDelayMs;
+const BATCH_DELAY_MS = numberArg('batch-delay-ms', DEFAULTS.batchDelayMs);
 const out = (line: string) => {
   if (!JSON_OUT) console.log(line);
 };
@@ -150,6 +150,7 @@ interface Step {
   keptUp: boolean;
   pipelineCpu: number;
   simulatorCpu: number;
+  clickhouseCpu: number;
   p50Ms: number;
   p99Ms: number;
 }
@@ -180,6 +181,8 @@ function latency(h: DepthStreamRig, from: number): { p50: number; p99: number } 
 async function step(h: DepthStreamRig, simPid: number, totalFps: number, seconds: number): Promise<Step> {
   await simControl(h.sim, 'POST', '/sim/control/depth', { framesPerSecond: totalFps / CONIDS.length });
   await sleep(1000);
+  // A step that fell behind leaves a backlog: let it drain (up to 60 s) so this step starts level.
+  for (let waited = 0; h.sink.stats().bufferedRows >= BATCH_ROWS && waited < 60_000; waited += 200) await sleep(200);
   const sent0 = await framesSent(h);
   const stats0 = h.sink.stats();
   const inserted0 = stats0.rowsInserted;
@@ -187,11 +190,14 @@ async function step(h: DepthStreamRig, simPid: number, totalFps: number, seconds
   const batches0 = h.inserted.length;
   const cpu0 = process.cpuUsage();
   const simCpu0 = cpuSecondsOf(simPid);
+  const chPid = h.clickhouse.server.process.pid!;
+  const chCpu0 = cpuSecondsOf(chPid);
   const t0 = process.hrtime.bigint();
   await sleep(seconds * 1000);
   const secs = elapsedMs(t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const simCpu = cpuSecondsOf(simPid) - simCpu0;
+  const chCpu = cpuSecondsOf(chPid) - chCpu0;
   const sent = (await framesSent(h)) - sent0;
   const stats1 = h.sink.stats();
   const stored = stats1.rowsInserted - inserted0;
@@ -212,6 +218,7 @@ async function step(h: DepthStreamRig, simPid: number, totalFps: number, seconds
     keptUp,
     pipelineCpu: (cpu.user + cpu.system) / 1e6 / secs,
     simulatorCpu: simCpu / secs,
+    clickhouseCpu: chCpu / secs,
     p50Ms: p50,
     p99Ms: p99,
   };
@@ -220,7 +227,7 @@ async function step(h: DepthStreamRig, simPid: number, totalFps: number, seconds
 function showStep(label: string, s: Step): void {
   out(
     `  ${label.padEnd(12)} offered ${rate(s.offeredFps).padStart(7)} frames/s · sent ${rate(s.sentFps).padStart(7)} · stored ${rate(s.storedRowsPerSecond).padStart(9)} rows/s · ` +
-      `held ${rate(s.heldRows).padStart(7)} · p50 ${s.p50Ms.toFixed(0).padStart(5)} ms p99 ${s.p99Ms.toFixed(0).padStart(5)} ms · CPU pipeline ${(s.pipelineCpu * 100).toFixed(0)} % sim ${(s.simulatorCpu * 100).toFixed(0)} % · ${s.keptUp ? 'kept up' : 'fell behind'}`,
+      `held ${rate(s.heldRows).padStart(7)} · p50 ${s.p50Ms.toFixed(0).padStart(5)} ms p99 ${s.p99Ms.toFixed(0).padStart(5)} ms · CPU (% of a core) pipeline ${(s.pipelineCpu * 100).toFixed(0)} sim ${(s.simulatorCpu * 100).toFixed(0)} clickhouse ${(s.clickhouseCpu * 100).toFixed(0)} · ${s.keptUp ? 'kept up' : 'fell behind'}`,
   );
 }
 
@@ -258,7 +265,7 @@ async function profiledStep(h: DepthStreamRig, simPid: number, totalFps: number,
 async function main(): Promise<void> {
   const machine = machineLine();
   out(machine);
-  out(`pipeline: ${CONIDS.length} ladder(s), sink batches ${rate(BATCH_ROWS)} rows / ${BATCH_DELAY_MS} ms (the pod worker's defaults); simulator in its own process`);
+  out(`pipeline: ${CONIDS.length} ladder(s) of ${LEVELS} levels a side, sink batches ${rate(BATCH_ROWS)} rows / ${BATCH_DELAY_MS} ms (the pod worker's defaults: ${rate(DEFAULTS.batchRows)} / ${DEFAULTS.batchDelayMs} ms); simulator in its own process`);
   const dir = mkdtempSync(join(tmpdir(), 'ibflow-e2e-bench-'));
   let simulator: (RigSimulator & { child: ChildProcess }) | undefined;
   const h = await startDepthStreamRig({

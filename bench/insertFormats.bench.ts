@@ -33,18 +33,12 @@ import { DepthSink } from '../src/clickhouse/depthSink';
 import { migrate } from '../src/clickhouse/migrations';
 import { DEPTH_COLUMNS, encodeDepthRows, validateDepthRows } from '../src/clickhouse/rowBinary';
 import { freePort } from '../src/util/freePort';
+import { numberArg } from './benchSupport';
 import { frameShapedRows, ROWS_PER_FRAME } from './frameShapedRows';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name}: ${process.argv[i + 1]} is not a positive integer`);
-  return value;
-}
-
-const ROWS = arg('rows', 1_000_000);
-const BATCH = arg('batch', 50_000);
-const ROUNDS = arg('rounds', 5);
+const ROWS = numberArg('rows', 1_000_000);
+const BATCH = numberArg('batch', 50_000);
+const ROUNDS = numberArg('rounds', 5);
 const STREAM_ID = 'bench-stream';
 
 /** One depth row as JSONEachRow takes it: column names; UInt64 as a decimal string (beyond 2^53). */

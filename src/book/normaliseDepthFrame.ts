@@ -243,7 +243,8 @@ function checkContext(ctx: DepthFrameContext | GapMarkerContext): void {
 const topicCache = new Map<string, DepthTopic | null>();
 const TOPIC_CACHE_LIMIT = 256;
 
-function parseTopicCached(topic: string): DepthTopic | null {
+/** parseDepthTopic, remembered per topic string (the feed routes every frame by its topic). */
+export function parseDepthTopicCached(topic: string): DepthTopic | null {
   let parsed = topicCache.get(topic);
   if (parsed === undefined) {
     parsed = parseDepthTopic(topic);
@@ -300,7 +301,7 @@ export function normaliseDepthFrame(frame: unknown, ctx: DepthFrameContext): Dep
   const f = frame as Record<string, unknown>;
   if (f.error !== undefined) throw new DepthFrameError('error', `the gateway sent an error frame: ${show(f.error)}`);
   if (typeof f.topic !== 'string') throw new DepthFrameError('topic', `${show(f.topic)} is not a string`);
-  const topic = parseTopicCached(f.topic);
+  const topic = parseDepthTopicCached(f.topic);
   if (topic === null) throw new DepthFrameError('topic', `${show(f.topic)} is not sbd+ACCOUNT+CONID[+EXCHANGE]`);
   const data = f.data;
   if (!Array.isArray(data)) throw new DepthFrameError('data', `${show(data)} is not an array`);

@@ -13,7 +13,7 @@
  * marker and resubscribed on a new epoch — but not while the socket is paused for the sink.
  */
 import type { DepthRow } from '../book/depthRow';
-import { DepthFrameError, parseDepthTopic } from '../book/normaliseDepthFrame';
+import { DepthFrameError, parseDepthTopicCached } from '../book/normaliseDepthFrame';
 import type { DepthInstrument } from '../contract/depthTypes';
 import type { GatewaySocketHandlers } from '../gateway/gatewaySocket';
 import { systemClock, type CancelTimer, type FeedClock } from './feedClock';
@@ -166,7 +166,7 @@ export class DepthFeed {
       return;
     }
     if (typeof topic !== 'string' || !topic.startsWith('sbd+')) return;
-    const parsedTopic = parseDepthTopic(topic);
+    const parsedTopic = parseDepthTopicCached(topic);
     const l = parsedTopic ? this.ladders.get(parsedTopic.conid) : undefined;
     if (!l || l.refused) return;
     const { maxFrameBytes } = this.opts.settings;
