@@ -5,7 +5,8 @@ const NO_BRIDGE = { error: 'Bad Request: no bridge', statusCode: 400 };
 describe('SSO and brokerage session endpoints', () => {
   let sim: TestSim;
   beforeEach(async () => {
-    sim = await startTestSim({ authDelayMs: 300 });
+    // Long enough that the checks made before the bridge opens are done first, even on a loaded 2-core box.
+    sim = await startTestSim({ authDelayMs: 1500 });
   });
   afterEach(async () => {
     await sim.stop();
@@ -27,7 +28,7 @@ describe('SSO and brokerage session endpoints', () => {
     const after = await eventually(async () => {
       const s = (await http(sim.url, 'GET', '/v1/portal/iserver/auth/status')).json();
       return s.authenticated ? s : undefined;
-    }, 3000, 'bridge');
+    }, 8000, 'bridge');
     expect(after).toEqual({
       authenticated: true,
       competing: false,
@@ -62,7 +63,7 @@ describe('SSO and brokerage session endpoints', () => {
     const b = await eventually(async () => {
       const t = (await http(sim.url, 'GET', '/v1/portal/tickle')).json();
       return t.iserver.authStatus.authenticated ? t : undefined;
-    }, 3000, 'authenticated tickle');
+    }, 8000, 'authenticated tickle');
     expect(b.session).toBe(a.session);
     expect(b.ssoExpires).toBeGreaterThan(5 * 60_000);
   });
@@ -95,12 +96,12 @@ describe('SSO and brokerage session endpoints', () => {
 
   test('reauthenticate answers triggered and reopens a lost bridge', async () => {
     await loginViaHttp(sim, PAPER_USER);
-    await eventually(async () => (await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).json().authenticated, 3000, 'bridge');
+    await eventually(async () => (await http(sim.url, 'GET', '/v1/api/iserver/auth/status')).json().authenticated, 8000, 'bridge');
     await http(sim.controlUrl, 'POST', '/sim/control/drop', { body: { username: 'paperuser', kind: 'bridge' } });
     expect((await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status).toBe(400);
     const res = await http(sim.url, 'POST', '/v1/portal/iserver/reauthenticate?force=true');
     expect(res.json()).toEqual({ message: 'triggered' });
-    await eventually(async () => (await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status === 200, 3000, 'bridge reopened');
+    await eventually(async () => (await http(sim.url, 'GET', '/v1/api/iserver/accounts')).status === 200, 8000, 'bridge reopened');
   });
 
   test('logout ends the session: status all false with MAC null, other APIs 401', async () => {
