@@ -306,7 +306,6 @@ export function normaliseDepthFrame(frame: unknown, ctx: DepthFrameContext): Dep
   const data = f.data;
   if (!Array.isArray(data)) throw new DepthFrameError('data', `${show(data)} is not an array`);
 
-  // Scratch arrays shared by every call (the function is synchronous): no six arrays per frame.
   bids.count = asks.count = trades.count = 0;
   for (let i = 0; i < data.length; i++) {
     const item: unknown = data[i];
@@ -324,13 +323,13 @@ export function normaliseDepthFrame(frame: unknown, ctx: DepthFrameContext): Dep
 
     let price: number;
     // A plain decimal string is the common case: try it before looking for "size @ price".
-    const plain = typeof rawPrice === 'string' ? parseDecimalText(rawPrice) : Number.NaN;
-    const at = plain - plain === 0 ? -1 : typeof rawPrice === 'string' ? rawPrice.indexOf('@') : -1;
+    const text = typeof rawPrice === 'string' ? rawPrice : null;
+    const plain = text === null ? Number.NaN : parseDecimalText(text);
+    const at = text === null || plain - plain === 0 ? -1 : text.indexOf('@');
     if (plain - plain === 0) {
       price = plain;
-    } else if (at >= 0) {
+    } else if (text !== null && at >= 0) {
       // "size @ price": the last trade.
-      const text = rawPrice as string;
       const tradeSize = parseDecimalText(text.slice(0, at).trim());
       price = parseDecimalText(text.slice(at + 1).trim());
       if (!(tradeSize - tradeSize === 0) || !(price - price === 0)) {

@@ -36,7 +36,6 @@ export const KIND_CODES: Readonly<Record<DepthRowKind, number>> = { snapshot: 1,
 export const SIDE_CODES: Readonly<Record<BookSide, number>> = { none: 0, bid: 1, ask: 2, trade: 3 };
 
 const NS_PER_DAY = 86_400_000_000_000n;
-const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
 /** Largest day number a ClickHouse Date (UInt16) holds: 2149-06-06. */
 const MAX_DATE_DAYS = 0xffff;
 const TWO_POW_32 = 0x1_0000_0000;
@@ -55,7 +54,7 @@ function fail(index: number, field: string, value: unknown): never {
   throw new DepthRowEncodeError(`rows[${index}].${field}: ${shown} is out of range or of the wrong type`);
 }
 
-/** Largest receipt time whose day still fits a ClickHouse Date. */
+/** Largest receipt time whose day still fits a ClickHouse Date (far below UInt64's maximum, so it bounds both). */
 const MAX_RECEIVED_NS = (BigInt(MAX_DATE_DAYS) + 1n) * NS_PER_DAY - 1n;
 
 /** Checks one row against the column types; throws {@link DepthRowEncodeError} naming the field. */
@@ -65,7 +64,7 @@ export function validateDepthRow(row: DepthRow, index = 0): void {
 }
 
 function checkReceivedNs(ns: unknown, index: number): void {
-  if (typeof ns !== 'bigint' || ns < 0n || ns > MAX_UINT64 || ns > MAX_RECEIVED_NS) fail(index, 'receivedNs', ns);
+  if (typeof ns !== 'bigint' || ns < 0n || ns > MAX_RECEIVED_NS) fail(index, 'receivedNs', ns);
 }
 
 /** Every check but the receipt time's (which rows of one frame share: checked once per run of equal values). */
