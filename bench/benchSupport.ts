@@ -4,6 +4,7 @@
  * before each timed section so one section's garbage is not collected on the next one's clock.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -81,4 +82,32 @@ export function collectGarbage(): void {
 
 export function elapsedMs(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** One process as /proc shows it. */
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  comm: string;
+  /** utime + stime. */
+  cpuSeconds: number;
+  /** VmRSS. */
+  rssBytes: number;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** A process's parent, name, CPU time and resident memory from /proc; null once it has gone. */
+export function readProc(pid: number): ProcInfo | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    // Fields after the parenthesised name (which may hold spaces): state, ppid, …, utime (14th), stime (15th).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { pid, ppid: Number(f[1]), comm, cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND, rssBytes: rssKb * 1024 };
+  } catch {
+    return null;
+  }
 }

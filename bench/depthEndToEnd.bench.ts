@@ -27,7 +27,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SimUser } from '../sim';
@@ -39,7 +39,7 @@ import { depthSettings } from '../src/config/schema';
 import { freePort } from '../src/util/freePort';
 import { PROJECT_ROOT } from '../stack/projectPaths';
 import { startDepthStreamRig, type DepthStreamRig, type RigSimulator } from '../stack/depthStreamRig';
-import { collectGarbage, elapsedMs, flagArg, loadAverage, machineLine, median, numberArg, rate } from './benchSupport';
+import { collectGarbage, elapsedMs, flagArg, loadAverage, machineLine, median, numberArg, rate, readProc } from './benchSupport';
 import { frameShapedRows, LEVELS, ROWS_PER_FRAME } from './frameShapedRows';
 import { simulatorShapedFrames } from './simulatorShapedFrames';
 
@@ -59,11 +59,11 @@ const out = (line: string) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** CPU seconds (user + system) a process has used, from /proc. */
+/** CPU seconds (user + system) a process has used. */
 function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  const proc = readProc(pid);
+  if (proc === null) throw new Error(`process ${pid} is gone`);
+  return proc.cpuSeconds;
 }
 
 /** `ibflow sim` in a child process, ready once it printed its control plane's address. */

@@ -23,7 +23,7 @@
  *   npx tsx bench/insertFormats.bench.ts [--rows 1000000] [--batch 50000] [--rounds 5]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -33,7 +33,7 @@ import { DepthSink } from '../src/clickhouse/depthSink';
 import { migrate } from '../src/clickhouse/migrations';
 import { DEPTH_COLUMNS, encodeDepthRows, validateDepthRows } from '../src/clickhouse/rowBinary';
 import { freePort } from '../src/util/freePort';
-import { numberArg } from './benchSupport';
+import { elapsedMs, loadAverage, median, numberArg } from './benchSupport';
 import { frameShapedRows, ROWS_PER_FRAME } from './frameShapedRows';
 
 const ROWS = numberArg('rows', 1_000_000);
@@ -86,22 +86,6 @@ function jsonRowBuilder(): (row: DepthRow) => DepthJsonRow {
   };
 }
 
-function ms(t0: bigint): number {
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function load(): string {
-  return loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
-}
-
 async function execRowBinary(client: ClickHouseClient, query: string, batch: Buffer): Promise<void> {
   const r = await client.exec({ query, values: Readable.from([batch]) });
   r.stream.resume();
@@ -141,7 +125,7 @@ async function checkTable(client: ClickHouseClient, database: string): Promise<T
 }
 
 async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${process.platform}/${process.arch}; load average at start: ${load()}`);
+  console.log(`node ${process.version}, ${process.platform}/${process.arch}; load average at start: ${loadAverage()}`);
   const rows = frameShapedRows(ROWS, STREAM_ID);
   const expected = {
     rows: ROWS,
@@ -176,19 +160,19 @@ async function main(): Promise<void> {
           const toJson = jsonRowBuilder();
           await client.insert({ table, values: b.map(toJson), format: 'JSONEachRow' });
         }
-        return ms(t0);
+        return elapsedMs(t0);
       },
       'rb-pre': async (database) => {
         const query = `INSERT INTO ${database}.depth (${DEPTH_COLUMNS.join(', ')}) FORMAT RowBinary`;
         const t0 = process.hrtime.bigint();
         for (const b of encoded) await execRowBinary(client, query, b);
-        return ms(t0);
+        return elapsedMs(t0);
       },
       rb: async (database) => {
         const query = `INSERT INTO ${database}.depth (${DEPTH_COLUMNS.join(', ')}) FORMAT RowBinary`;
         const t0 = process.hrtime.bigint();
         for (const b of batches) await execRowBinary(client, query, encodeDepthRows(b));
-        return ms(t0);
+        return elapsedMs(t0);
       },
       sink: async (database) => {
         // A long maxDelayMs: batches are sealed by size, as the other ways' are.
@@ -201,7 +185,7 @@ async function main(): Promise<void> {
           if (i % 50 === 49) await new Promise<void>((r) => setImmediate(r));
         }
         await sink.close();
-        const t = ms(t0);
+        const t = elapsedMs(t0);
         const { rowsInserted } = sink.stats();
         if (rowsInserted !== ROWS) failures.push(`sink: stats say ${rowsInserted} rows inserted, expected ${ROWS}`);
         return t;
@@ -230,7 +214,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const order = WAYS.map((_, i) => WAYS[(i + round) % WAYS.length]!);
       for (const way of order) times[way].push(await runOne(way, round));
-      loads.push(load());
+      loads.push(loadAverage());
     }
     // How much of the JSON way is our process's CPU: the same validate + build + stringify, nothing sent.
     const jsonClientMs: number[] = [];
@@ -242,7 +226,7 @@ async function main(): Promise<void> {
         const toJson = jsonRowBuilder();
         n += b.map((r) => JSON.stringify(toJson(r)) + '\n').join('').length;
       }
-      jsonClientMs.push(ms(t0));
+      jsonClientMs.push(elapsedMs(t0));
       if (n !== jsonBytes) failures.push(`json body is ${n} characters, expected ${jsonBytes}`);
     }
     if (failures.length > 0) throw new Error(`rows lost or changed:\n  ${failures.join('\n  ')}`);
@@ -266,7 +250,7 @@ async function main(): Promise<void> {
     const vsRb = times.json.map((t, i) => times.rb[i]! / t);
     const sinkVsRb = times.sink.map((t, i) => times.rb[i]! / t);
     console.log(`json vs rb (both encode in the loop): ${median(vsRb).toFixed(2)}× (${Math.min(...vsRb).toFixed(2)}–${Math.max(...vsRb).toFixed(2)}); sink vs rb: ${median(sinkVsRb).toFixed(2)}× (${Math.min(...sinkVsRb).toFixed(2)}–${Math.max(...sinkVsRb).toFixed(2)})`);
-    console.log(`load average at end: ${load()}`);
+    console.log(`load average at end: ${loadAverage()}`);
   } finally {
     await client.close();
     await server.stop();

@@ -18,42 +18,21 @@ import { join } from 'node:path';
 import { simControl } from '../sim/controlClient';
 import { startConnectionWorkflows } from '../src/operations/connectionWorkflows';
 import { startSoakStack } from '../soak/soakStack';
-import { flagArg, loadAverage, machineLine, median, numberArg } from './benchSupport';
+import { flagArg, loadAverage, machineLine, median, numberArg, readProc, type ProcInfo } from './benchSupport';
 
 const MINUTES = numberArg('minutes', 10, { fraction: true });
+// The first minute and the minute after the half-way drop are not steady state: leave some.
+if (MINUTES < 3) throw new Error(`--minutes ${MINUTES}: at least 3, so that a steady state remains besides the first minute and the minute after the drop`);
 const JSON_OUT = flagArg('json');
 const out = (line: string) => {
   if (!JSON_OUT) console.log(line);
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
-interface Proc {
-  pid: number;
-  ppid: number;
-  comm: string;
-  cpuSeconds: number;
-  rssBytes: number;
-}
-
-function readProc(pid: number): Proc | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return { pid, ppid: Number(f[1]), comm, cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND, rssBytes: rssKb * 1024 };
-  } catch {
-    return null; // gone meanwhile
-  }
-}
-
-function allProcs(): Proc[] {
+function allProcs(): ProcInfo[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .map((d) => readProc(Number(d)))
-    .filter((p): p is Proc => p !== null);
+    .filter((p): p is ProcInfo => p !== null);
 }
 
 function cmdline(pid: number): string {
@@ -64,8 +43,8 @@ function cmdline(pid: number): string {
   }
 }
 
-function descendants(procs: Proc[], root: number): Proc[] {
-  const found: Proc[] = [];
+function descendants(procs: ProcInfo[], root: number): ProcInfo[] {
+  const found: ProcInfo[] = [];
   let frontier = [root];
   while (frontier.length > 0) {
     const next = procs.filter((p) => frontier.includes(p.ppid));
@@ -75,7 +54,7 @@ function descendants(procs: Proc[], root: number): Proc[] {
   return found;
 }
 
-const isChromium = (p: Proc) => /chrom|headless/i.test(p.comm) || /chromium|chrome|headless_shell/.test(cmdline(p.pid));
+const isChromium = (p: ProcInfo) => /chrom|headless/i.test(p.comm) || /chromium|chrome|headless_shell/.test(cmdline(p.pid));
 
 interface Sample {
   t: number;
